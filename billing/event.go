@@ -353,3 +353,17 @@ func fingerprint(raw []byte) ([32]byte, error) {
 	}
 	return sha256.Sum256(canon), nil
 }
+
+// Ingest outcomes of one event (DESIGN.md §2).
+const (
+	IngestAccepted  = "accepted"
+	IngestDuplicate = "duplicate"
+	IngestRejected  = "rejected"
+)
+
+// IngestResult is what happened to one event of a batch.
+type IngestResult struct {
+	ID     string
+	Status string
+	Err    *Error // set when Status is rejected
+}

@@ -86,16 +86,26 @@ func (p *ModelPrice) Validate() error {
 // meta-llama/Llama-3.3-70B).
 func ValidModelName(s string) bool { return len(s) <= 100 && ValidID(s) }
 
-// PriceAt returns the row of prices (sorted by EffectiveFrom ascending, one model) valid at t,
-// or false when t is before the first row.
-func PriceAt(prices []ModelPrice, t time.Time) (ModelPrice, bool) {
-	var found ModelPrice
-	ok := false
-	for _, p := range prices {
-		if p.EffectiveFrom.After(t) {
+// PriceAt returns the price valid at t among one model's rows sorted by EffectiveFrom: the latest
+// vendor row from before t if there is one, else the latest catalog row. A vendor's own price
+// wins over the list price for the whole time it covers. ok is false when no row covers t.
+func PriceAt(rows []ModelPrice, t time.Time) (price ModelPrice, ok bool) {
+	var catalog, vendor *ModelPrice
+	for i := range rows {
+		if rows[i].EffectiveFrom.After(t) {
 			break
 		}
-		found, ok = p, true
+		if rows[i].Origin == PriceOriginVendor {
+			vendor = &rows[i]
+		} else {
+			catalog = &rows[i]
+		}
 	}
-	return found, ok
+	switch {
+	case vendor != nil:
+		return *vendor, true
+	case catalog != nil:
+		return *catalog, true
+	}
+	return ModelPrice{}, false
 }

@@ -36,12 +36,23 @@ func TestModelPriceCost(t *testing.T) {
 
 func TestPriceAt(t *testing.T) {
 	day := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
-	rows := []ModelPrice{{EffectiveFrom: day("2025-01-01"), Input: d("5")}, {EffectiveFrom: day("2025-06-01"), Input: d("2")}}
+	rows := []ModelPrice{
+		{EffectiveFrom: day("2025-01-01"), Input: d("5"), Origin: PriceOriginCatalog},
+		{EffectiveFrom: day("2025-03-01"), Input: d("4"), Origin: PriceOriginVendor},
+		{EffectiveFrom: day("2025-06-01"), Input: d("2"), Origin: PriceOriginCatalog},
+	}
 	tests := []struct {
 		at   string
 		ok   bool
 		want string
-	}{{"2024-12-31", false, ""}, {"2025-01-01", true, "5"}, {"2025-05-31", true, "5"}, {"2025-06-01", true, "2"}, {"2030-01-01", true, "2"}}
+	}{
+		{"2024-12-31", false, ""},
+		{"2025-01-01", true, "5"},
+		{"2025-02-28", true, "5"},
+		{"2025-03-01", true, "4"},
+		{"2025-06-01", true, "4"}, // the vendor's own price keeps winning over a newer list price
+		{"2030-01-01", true, "4"},
+	}
 	for _, tt := range tests {
 		p, ok := PriceAt(rows, day(tt.at))
 		if ok != tt.ok || (ok && !p.Input.Equal(d(tt.want))) {
@@ -59,5 +70,27 @@ func TestLaborBaselineTaskCost(t *testing.T) {
 	}
 	if got := b.HourlyRate().Amount; !got.Equal(d("50")) {
 		t.Errorf("HourlyRate = %s, want 50", got)
+	}
+}
+
+func TestModelCatalogParses(t *testing.T) {
+	rows, err := ModelCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r.Model] {
+			t.Errorf("model %s listed twice", r.Model)
+		}
+		seen[r.Model] = true
+		if r.Source == "" || r.AsOf.IsZero() || !r.Output.IsPositive() {
+			t.Errorf("row %s lacks a source, an as-of date or an output price", r.Model)
+		}
+	}
+	for _, want := range []string{"gpt-4.1-mini", "claude-sonnet-4-5", "gemini-2.5-flash", "deepseek-chat"} {
+		if !seen[want] {
+			t.Errorf("catalog lacks %s", want)
+		}
 	}
 }

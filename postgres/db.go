@@ -1,0 +1,109 @@
+// Package postgres is outcomebill's store on PostgreSQL through pgx/v5: it runs the embedded
+// migrations and maps rows to billing's domain types at the edge. pgx.ErrNoRows becomes billing's
+// not_found here and nowhere else.
+//
+// It may import billing, pricing and money; never api or workflows, which reach it through small
+// interfaces of their own, wired in cmd.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/outcomebill/outcomebill/billing"
+	"github.com/outcomebill/outcomebill/migrations"
+)
+
+// DB is the store. Its public methods open the transaction they need and hand it to lowercase
+// helpers, so that one call is one unit of work.
+type DB struct {
+	Pool *pgxpool.Pool
+	// Now is the store's clock; tests set it to make timestamps predictable.
+	Now func() time.Time
+}
+
+// Open connects to url and checks the connection.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: ping %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return &DB{Pool: pool, Now: time.Now}, nil
+}
+
+// Close releases the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping checks that the database answers; /readyz calls it.
+func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
+
+// Migrate applies every embedded migration not yet applied. A Postgres advisory lock lets several
+// processes (API and workers starting together) call it at once safely.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	sqldb := stdlib.OpenDBFromPool(pool)
+	defer sqldb.Close()
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqldb, migrations.FS,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+		}
+	}
+	return nil
+}
+
+// interpretError maps driver errors to the domain vocabulary: no rows becomes not_found for the
+// thing being looked up, a unique violation a conflict, a foreign-key violation a not_found of
+// what was referred to. Everything else stays internal.
+func interpretError(err error, kind, id string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return billing.NotFound(kind, id)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return billing.Errorf(billing.ECONFLICT, "%s %q already exists", kind, id)
+		case "23503":
+			return billing.Errorf(billing.ENOTFOUND, "%s %q refers to something that does not exist", kind, id)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", kind, id, err)
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.Pool, fn)
+}
