@@ -367,3 +367,9 @@ type IngestResult struct {
 	Status string
 	Err    *Error // set when Status is rejected
 }
+
+// IncomingEvent is one validated event of a batch with its body as sent, which is stored as is.
+type IncomingEvent struct {
+	Event Event
+	Body  []byte
+}

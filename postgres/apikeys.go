@@ -85,7 +85,7 @@ func (db *DB) Authenticate(ctx context.Context, token string) (billing.APIKey, e
 }
 
 // APIKeys lists keys (never their secrets) by id.
-func (db *DB) APIKeys(ctx context.Context, p Page) ([]billing.APIKey, string, error) {
+func (db *DB) APIKeys(ctx context.Context, p billing.Page) ([]billing.APIKey, string, error) {
 	return listPage(ctx, db, p, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2`,
 		scanAPIKey, func(k billing.APIKey) string { return k.ID })
 }

@@ -58,16 +58,8 @@ func (db *DB) Customer(ctx context.Context, id string) (billing.Customer, error)
 	return c, interpretError(err, "customer", id)
 }
 
-// CustomerPatch holds the fields PATCH may change; nil leaves a field as it is.
-type CustomerPatch struct {
-	Name      *string
-	Currency  *money.Currency
-	Timezone  *string
-	AnchorDay *int
-}
-
 // UpdateCustomer applies p to customer id under a row lock, validating the result as a whole.
-func (db *DB) UpdateCustomer(ctx context.Context, id string, p CustomerPatch) (out billing.Customer, err error) {
+func (db *DB) UpdateCustomer(ctx context.Context, id string, p billing.CustomerPatch) (out billing.Customer, err error) {
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		c, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
@@ -97,27 +89,16 @@ func (db *DB) UpdateCustomer(ctx context.Context, id string, p CustomerPatch) (o
 	return out, err
 }
 
-// Page asks for one page of a list: at most Limit rows after the opaque Cursor of the last page.
-type Page struct {
-	Cursor string
-	Limit  int
-}
-
-// Pagination limits for every list.
-const (
-	DefaultPageLimit = 50
-	MaxPageLimit     = 200
-)
-
-func (p Page) limit() int {
+// limit is the page size asked for, within the API's bounds.
+func limitOf(p billing.Page) int {
 	if p.Limit <= 0 {
-		return DefaultPageLimit
+		return billing.DefaultPageLimit
 	}
-	return min(p.Limit, MaxPageLimit)
+	return min(p.Limit, billing.MaxPageLimit)
 }
 
 // after decodes the cursor: the sort key of the last row of the previous page.
-func (p Page) after() (string, error) {
+func cursorKey(p billing.Page) (string, error) {
 	if p.Cursor == "" {
 		return "", nil
 	}
@@ -131,7 +112,7 @@ func (p Page) after() (string, error) {
 func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
 
 // Customers lists customers by id. next is the cursor of the following page, "" on the last one.
-func (db *DB) Customers(ctx context.Context, p Page) ([]billing.Customer, string, error) {
+func (db *DB) Customers(ctx context.Context, p billing.Page) ([]billing.Customer, string, error) {
 	return listPage(ctx, db, p, `SELECT `+customerColumns+` FROM customers WHERE id > $1 ORDER BY id LIMIT $2`,
 		scanCustomer, func(c billing.Customer) string { return c.ID })
 }

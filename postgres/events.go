@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -13,19 +12,13 @@ import (
 	"github.com/outcomebill/outcomebill/billing"
 )
 
-// Incoming is one event of a batch: the validated event and the body to store as sent.
-type Incoming struct {
-	Event billing.Event
-	Body  json.RawMessage
-}
-
 // IngestEvents stores a batch of validated events with their outbox rows in one transaction and
 // returns one result per event, in input order. Events whose id is already stored are duplicates
 // when their body is the same and conflicts otherwise; events naming an unknown customer or
 // outcome type, or a task that belongs to another customer, are rejected. Nothing of a rejected
 // event is written. A batch costs four round trips whatever its size: one pipelined batch of
 // look-ups, the insert, the duplicate check and the commit.
-func (db *DB) IngestEvents(ctx context.Context, batch []Incoming) ([]billing.IngestResult, error) {
+func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
 	results := make([]billing.IngestResult, len(batch))
 	for i, in := range batch {
 		results[i] = billing.IngestResult{ID: in.Event.ID, Status: billing.IngestAccepted}
@@ -137,7 +130,7 @@ type batchLookups struct {
 }
 
 // lookupBatch fetches in one pipelined round trip what validating a batch needs from the database.
-func lookupBatch(ctx context.Context, tx pgx.Tx, batch []Incoming) (batchLookups, error) {
+func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) (batchLookups, error) {
 	customers, outcomeTypes, tasks, models := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, in := range batch {
 		e := in.Event
@@ -207,7 +200,7 @@ func keys(m map[string]bool) []string {
 
 // insertEvents writes the events at rows, their tasks (if new) and their outbox rows in one
 // statement, and returns the ids it inserted: an id already stored is skipped, not overwritten.
-func insertEvents(ctx context.Context, tx pgx.Tx, batch []Incoming, rows []int, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
+func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
 	n := len(rows)
 	if n == 0 {
 		return map[string]bool{}, nil

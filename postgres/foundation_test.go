@@ -9,7 +9,6 @@ import (
 
 	"github.com/outcomebill/outcomebill/billing"
 	"github.com/outcomebill/outcomebill/money"
-	"github.com/outcomebill/outcomebill/postgres"
 	"github.com/outcomebill/outcomebill/postgres/pgtest"
 )
 
@@ -59,7 +58,7 @@ func TestCustomerValidationChangesNothing(t *testing.T) {
 			t.Errorf("%s: err = %v, want invalid %s", tt.name, err, tt.field)
 		}
 	}
-	list, _, err := db.Customers(ctx, postgres.Page{})
+	list, _, err := db.Customers(ctx, billing.Page{})
 	if err != nil || len(list) != 0 {
 		t.Errorf("after bad input: %d customers, %v; want none", len(list), err)
 	}
@@ -77,7 +76,7 @@ func TestCustomersPaginate(t *testing.T) {
 	var seen []string
 	cursor := ""
 	for pages := 0; pages < 10; pages++ {
-		list, next, err := db.Customers(ctx, postgres.Page{Cursor: cursor, Limit: 2})
+		list, next, err := db.Customers(ctx, billing.Page{Cursor: cursor, Limit: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +91,7 @@ func TestCustomersPaginate(t *testing.T) {
 	if len(seen) != 5 || seen[0] != "c1" || seen[4] != "c5" {
 		t.Errorf("paged through %v, want c1..c5", seen)
 	}
-	if _, _, err := db.Customers(ctx, postgres.Page{Cursor: "!!"}); billing.ErrorCode(err) != billing.EINVALID {
+	if _, _, err := db.Customers(ctx, billing.Page{Cursor: "!!"}); billing.ErrorCode(err) != billing.EINVALID {
 		t.Errorf("bad cursor: %v, want invalid", err)
 	}
 }
@@ -105,25 +104,25 @@ func TestUpdateCustomer(t *testing.T) {
 		t.Fatal(err)
 	}
 	name, day := "Acme GmbH", 15
-	got, err := db.UpdateCustomer(ctx, "acme", postgres.CustomerPatch{Name: &name, AnchorDay: &day})
+	got, err := db.UpdateCustomer(ctx, "acme", billing.CustomerPatch{Name: &name, AnchorDay: &day})
 	if err != nil || got.Name != name || got.AnchorDay != 15 {
 		t.Fatalf("update = %+v, %v", got, err)
 	}
 	bad := 40
-	if _, err := db.UpdateCustomer(ctx, "acme", postgres.CustomerPatch{AnchorDay: &bad}); billing.ErrorCode(err) != billing.EINVALID {
+	if _, err := db.UpdateCustomer(ctx, "acme", billing.CustomerPatch{AnchorDay: &bad}); billing.ErrorCode(err) != billing.EINVALID {
 		t.Errorf("anchor 40: %v, want invalid", err)
 	}
 	if c, _ := db.Customer(ctx, "acme"); c.AnchorDay != 15 {
 		t.Errorf("a refused update changed the anchor day to %d", c.AnchorDay)
 	}
-	if _, err := db.UpdateCustomer(ctx, "nobody", postgres.CustomerPatch{Name: &name}); billing.ErrorCode(err) != billing.ENOTFOUND {
+	if _, err := db.UpdateCustomer(ctx, "nobody", billing.CustomerPatch{Name: &name}); billing.ErrorCode(err) != billing.ENOTFOUND {
 		t.Errorf("update unknown: %v, want not_found", err)
 	}
 }
 
 func ticketType() billing.OutcomeType {
 	return billing.OutcomeType{Key: "support.ticket_resolved", Name: "Resolved ticket",
-		Baseline: billing.LaborBaseline{HumanMinutes: dec("12"), AnnualCost: money.New(dec("94000"), "USD")},
+		Baseline:      billing.LaborBaseline{HumanMinutes: dec("12"), AnnualCost: money.New(dec("94000"), "USD")},
 		DisputeWindow: 72 * time.Hour, TaskTimeout: 7 * 24 * time.Hour}
 }
 
@@ -168,7 +167,7 @@ func TestModelPrices(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	catalog, _, err := db.ModelPrices(ctx, postgres.ModelPriceFilter{Model: "gpt-4.1-mini"}, postgres.Page{})
+	catalog, _, err := db.ModelPrices(ctx, "gpt-4.1-mini", billing.Page{})
 	if err != nil || len(catalog) != 1 || catalog[0].Origin != billing.PriceOriginCatalog {
 		t.Fatalf("catalog row for gpt-4.1-mini: %+v, %v", catalog, err)
 	}
@@ -191,11 +190,11 @@ func TestModelPrices(t *testing.T) {
 	if _, _, err := db.AddModelPrice(ctx, p); billing.ErrorCode(err) != billing.EINVALID {
 		t.Errorf("negative price: %v, want invalid", err)
 	}
-	all, next, err := db.ModelPrices(ctx, postgres.ModelPriceFilter{}, postgres.Page{Limit: 10})
+	all, next, err := db.ModelPrices(ctx, "", billing.Page{Limit: 10})
 	if err != nil || len(all) != 10 || next == "" {
 		t.Fatalf("first page: %d rows, next %q, %v", len(all), next, err)
 	}
-	rest, next, err := db.ModelPrices(ctx, postgres.ModelPriceFilter{}, postgres.Page{Cursor: next, Limit: 200})
+	rest, next, err := db.ModelPrices(ctx, "", billing.Page{Cursor: next, Limit: 200})
 	if err != nil || next != "" {
 		t.Fatalf("second page: next %q, %v", next, err)
 	}

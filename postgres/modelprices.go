@@ -111,20 +111,16 @@ func samePrices(a, b billing.ModelPrice) bool {
 		a.Output.Equal(b.Output) && ra.Valid == rb.Valid && ra.Decimal.Equal(rb.Decimal)
 }
 
-// ModelPriceFilter narrows ModelPrices to one model.
-type ModelPriceFilter struct {
-	Model string
-}
-
-// ModelPrices lists price rows by model, then effective date, then origin.
-func (db *DB) ModelPrices(ctx context.Context, f ModelPriceFilter, p Page) ([]billing.ModelPrice, string, error) {
+// ModelPrices lists price rows by model, then effective date, then origin; a non-empty model
+// narrows the list to that model.
+func (db *DB) ModelPrices(ctx context.Context, model string, p billing.Page) ([]billing.ModelPrice, string, error) {
 	// Ordered by model and effective date, the way people read a price list; the cursor is the
 	// row's position in that order, encoded as model|effective_from|origin.
 	return listPage(ctx, db, p, `SELECT `+modelPriceColumns+` FROM model_prices
 		WHERE (model || '|' || to_char(effective_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '|' || origin) COLLATE "C" > $1
 		  AND ($3 = '' OR model = $3)
 		ORDER BY model || '|' || to_char(effective_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '|' || origin COLLATE "C" LIMIT $2`,
-		scanModelPriceRow, modelPriceKey, f.Model)
+		scanModelPriceRow, modelPriceKey, model)
 }
 
 func scanModelPriceRow(r pgx.Row) (billing.ModelPrice, error) { return scanModelPrice(r) }

@@ -56,7 +56,7 @@ func (db *DB) OutcomeType(ctx context.Context, key string) (billing.OutcomeType,
 }
 
 // OutcomeTypes lists outcome types by key.
-func (db *DB) OutcomeTypes(ctx context.Context, p Page) ([]billing.OutcomeType, string, error) {
+func (db *DB) OutcomeTypes(ctx context.Context, p billing.Page) ([]billing.OutcomeType, string, error) {
 	return listPage(ctx, db, p, `SELECT `+outcomeTypeColumns+` FROM outcome_types WHERE key > $1 ORDER BY key LIMIT $2`,
 		func(r pgx.Row) (billing.OutcomeType, error) { return scanOutcomeType(r) }, func(o billing.OutcomeType) string { return o.Key })
 }

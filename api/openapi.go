@@ -1,0 +1,167 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// The OpenAPI 3 document is built from the route table, so every route is in it and nothing else
+// is; the schemas below describe the JSON shapes the handlers read and write.
+
+func obj(required []string, props map[string]any) map[string]any {
+	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+var (
+	str     = map[string]any{"type": "string"}
+	decStr  = map[string]any{"type": "string", "pattern": `^-?[0-9]+(\.[0-9]+)?$`, "description": "exact decimal as a string"}
+	intT    = map[string]any{"type": "integer"}
+	dateT   = map[string]any{"type": "string", "format": "date-time"}
+	strList = map[string]any{"type": "array", "items": str}
+)
+
+func listOf(name string) map[string]any {
+	return obj([]string{"data"}, map[string]any{"data": map[string]any{"type": "array", "items": ref(name)}, "next_cursor": str})
+}
+
+func schemas() map[string]any {
+	return map[string]any{
+		"Error": obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"}, map[string]any{
+			"code":    map[string]any{"type": "string", "enum": []string{"invalid", "not_found", "conflict", "unauthorized", "forbidden", "internal"}},
+			"message": str, "field": str})}),
+		"Status": map[string]any{"type": "object"},
+		"Money":  obj([]string{"amount", "currency"}, map[string]any{"amount": decStr, "currency": str}),
+		"Customer": obj([]string{"customer_id", "name", "currency"}, map[string]any{
+			"customer_id": str, "name": str, "currency": str, "timezone": str, "billing_anchor_day": intT,
+			"created_at": dateT, "updated_at": dateT}),
+		"CustomerPatch": obj(nil, map[string]any{"name": str, "currency": str, "timezone": str, "billing_anchor_day": intT}),
+		"CustomerList":  listOf("Customer"),
+		"Baseline": obj([]string{"human_minutes", "annual_cost"}, map[string]any{
+			"human_minutes": decStr, "annual_cost": ref("Money"), "productive_hours": decStr,
+			"hourly_rate": ref("Money"), "task_cost": ref("Money")}),
+		"BaselineOverride": obj(nil, map[string]any{"customer_id": str, "outcome_type": str, "baseline": ref("Baseline"), "updated_at": dateT}),
+		"OutcomeType": obj([]string{"baseline"}, map[string]any{
+			"outcome_type": str, "name": str, "description": str, "baseline": ref("Baseline"),
+			"dispute_window_seconds": intT, "task_timeout_seconds": intT, "created_at": dateT, "updated_at": dateT}),
+		"OutcomeTypeList": listOf("OutcomeType"),
+		"ModelPrice": obj(nil, map[string]any{"model": str, "effective_from": dateT, "currency": str,
+			"input_per_mtok": decStr, "cached_input_per_mtok": decStr, "cache_write_per_mtok": decStr, "output_per_mtok": decStr,
+			"reasoning_per_mtok": decStr, "source": str, "as_of": str, "origin": map[string]any{"type": "string", "enum": []string{"catalog", "vendor"}}}),
+		"ModelPriceInput": obj([]string{"effective_from", "input_per_mtok", "output_per_mtok"}, map[string]any{"effective_from": dateT,
+			"input_per_mtok": decStr, "cached_input_per_mtok": decStr, "cache_write_per_mtok": decStr, "output_per_mtok": decStr,
+			"reasoning_per_mtok": decStr, "source": str}),
+		"ModelPriceList": listOf("ModelPrice"),
+		"APIKey": obj(nil, map[string]any{"id": str, "name": str, "scopes": strList, "customer_id": str,
+			"created_at": dateT, "revoked_at": dateT, "last_used_at": dateT}),
+		"APIKeyCreated": obj(nil, map[string]any{"id": str, "name": str, "scopes": strList, "customer_id": str,
+			"created_at": dateT, "key": map[string]any{"type": "string", "description": "the secret, shown once"}}),
+		"APIKeyInput":    obj([]string{"name", "scopes"}, map[string]any{"name": str, "scopes": strList}),
+		"ViewerKeyInput": obj(nil, map[string]any{"name": str}),
+		"APIKeyList":     listOf("APIKey"),
+		"Event": obj([]string{"id", "type", "customer_id", "task_id", "occurred_at"}, map[string]any{
+			"id": str, "type": map[string]any{"type": "string", "enum": []string{"task.started", "task.usage", "task.outcome", "task.disputed", "task.cancelled"}},
+			"customer_id": str, "task_id": str, "occurred_at": dateT,
+			"outcome_type": str, "priority": map[string]any{"type": "string", "enum": []string{"normal", "urgent"}}, "metadata": map[string]any{"type": "object"},
+			"model": str, "input_tokens": intT, "output_tokens": intT, "cached_input_tokens": intT, "cache_write_tokens": intT,
+			"reasoning_tokens": intT, "cost": decStr, "description": str,
+			"status":  map[string]any{"type": "string", "enum": []string{"succeeded", "partial", "failed", "escalated"}},
+			"quality": map[string]any{"type": "number", "minimum": 0, "maximum": 1}, "evidence": str, "reason": str}),
+		"EventBatch": obj([]string{"events"}, map[string]any{"events": map[string]any{"type": "array", "minItems": 1, "maxItems": MaxBatch, "items": ref("Event")}}),
+		"EventResults": obj([]string{"results"}, map[string]any{"results": map[string]any{"type": "array", "items": obj([]string{"id", "status"}, map[string]any{
+			"id": str, "status": map[string]any{"type": "string", "enum": []string{"accepted", "duplicate", "rejected"}},
+			"error": map[string]any{"type": "object"}})}}),
+	}
+}
+
+// OpenAPI returns the document served at /openapi.json.
+func OpenAPI() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range routes() {
+		p := openAPIPath(rt.path)
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		op := map[string]any{"summary": rt.summary, "responses": responses(rt)}
+		if len(rt.scopes) > 0 {
+			op["security"] = []any{map[string]any{"bearer": []string{}}}
+			op["description"] = "Scope: " + strings.Join(rt.scopes, " or ") + "."
+		}
+		var params []any
+		for _, seg := range strings.Split(rt.path, "/") {
+			if name, ok := strings.CutPrefix(seg, ":"); ok {
+				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": str})
+			}
+		}
+		if rt.method == "GET" && strings.HasSuffix(rt.response, "List") {
+			params = append(params,
+				map[string]any{"name": "cursor", "in": "query", "schema": str},
+				map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 200}})
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if rt.request != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(rt.request)}}}
+		}
+		item[strings.ToLower(rt.method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "outcomebill", "version": "1",
+			"description": "Billing for AI agents paid per outcome. Amounts are decimal strings with a currency."},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas":         schemas(),
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+		},
+	}
+}
+
+func responses(rt route) map[string]any {
+	ok := map[string]any{"description": "success"}
+	if rt.response != "" {
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(rt.response)}}
+	}
+	errResp := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": ref("Error")}}}
+	out := map[string]any{strconv.Itoa(rt.status): ok}
+	if len(rt.scopes) > 0 {
+		out["401"], out["403"] = errResp, errResp
+	}
+	if rt.request != "" || strings.Contains(rt.path, ":") {
+		out["400"], out["404"] = errResp, errResp
+	}
+	if rt.method == "POST" || rt.method == "PUT" {
+		out["409"] = errResp
+	}
+	if rt.status == 201 {
+		out["200"] = map[string]any{"description": "already existed with the same fields (idempotent retry)", "content": ok["content"]}
+	}
+	return out
+}
+
+// openAPIPath turns Gin's /v1/customers/:customer_id into /v1/customers/{customer_id}.
+func openAPIPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if name, ok := strings.CutPrefix(s, ":"); ok {
+			segs[i] = "{" + name + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func (s *Server) openAPI() gin.HandlerFunc {
+	doc := OpenAPI()
+	return func(c *gin.Context) { c.JSON(http.StatusOK, doc) }
+}

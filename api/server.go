@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/outcomebill/outcomebill/billing"
+)
+
+// Authenticator resolves an API key token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (billing.APIKey, error)
+}
+
+// CustomerStore keeps customers.
+type CustomerStore interface {
+	CreateCustomer(ctx context.Context, c billing.Customer) (billing.Customer, bool, error)
+	Customer(ctx context.Context, id string) (billing.Customer, error)
+	Customers(ctx context.Context, p billing.Page) ([]billing.Customer, string, error)
+	UpdateCustomer(ctx context.Context, id string, p billing.CustomerPatch) (billing.Customer, error)
+}
+
+// OutcomeTypeStore keeps outcome types and customers' baseline overrides.
+type OutcomeTypeStore interface {
+	PutOutcomeType(ctx context.Context, o billing.OutcomeType) (billing.OutcomeType, bool, error)
+	OutcomeTypes(ctx context.Context, p billing.Page) ([]billing.OutcomeType, string, error)
+	PutBaselineOverride(ctx context.Context, o billing.BaselineOverride) (billing.BaselineOverride, bool, error)
+	DeleteBaselineOverride(ctx context.Context, customerID, outcomeType string) error
+}
+
+// ModelPriceStore keeps effective-dated model prices.
+type ModelPriceStore interface {
+	ModelPrices(ctx context.Context, model string, p billing.Page) ([]billing.ModelPrice, string, error)
+	AddModelPrice(ctx context.Context, p billing.ModelPrice) (billing.ModelPrice, bool, error)
+}
+
+// KeyStore keeps API keys.
+type KeyStore interface {
+	Authenticator
+	CreateAPIKey(ctx context.Context, name string, scopes []string, customerID string) (billing.APIKey, string, error)
+	CreateViewerKey(ctx context.Context, customerID, name string) (billing.APIKey, string, error)
+	APIKeys(ctx context.Context, p billing.Page) ([]billing.APIKey, string, error)
+	RevokeAPIKey(ctx context.Context, id string) (billing.APIKey, error)
+}
+
+// EventStore stores batches of events with their outbox rows.
+type EventStore interface {
+	IngestEvents(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error)
+}
+
+// Check is one dependency /readyz asks about.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Config is everything the API needs, wired by cmd.
+type Config struct {
+	Customers    CustomerStore
+	OutcomeTypes OutcomeTypeStore
+	ModelPrices  ModelPriceStore
+	Keys         KeyStore
+	Events       EventStore
+	Ready        []Check
+	Metrics      *prometheus.Registry // nil: /metrics serves the default registry
+	Log          *slog.Logger
+}
+
+// Server holds the API's dependencies; its methods are the handlers.
+type Server struct {
+	cfg Config
+}
+
+// Body limits: a batch of 1,000 events with metadata fits in 8 MiB; nothing else needs 1 MiB.
+const (
+	maxEventsBody = 8 << 20
+	maxBody       = 1 << 20
+)
+
+// route is one endpoint: the table below is what the router registers and what /openapi.json
+// describes, so the document cannot drift from the routes.
+type route struct {
+	method, path string
+	scopes       []string // empty: no authentication
+	summary      string
+	request      string // schema name of the JSON body, if any
+	response     string // schema name of the 2xx body
+	status       int    // the success status
+	handler      func(*Server) gin.HandlerFunc
+}
+
+func routes() []route {
+	admin, ingest := []string{billing.ScopeAdmin}, []string{billing.ScopeIngest}
+	return []route{
+		{"GET", "/healthz", nil, "The process is up", "", "Status", 200, (*Server).healthz},
+		{"GET", "/readyz", nil, "PostgreSQL and Temporal are reachable", "", "Status", 200, (*Server).readyz},
+		{"GET", "/openapi.json", nil, "This document", "", "", 200, (*Server).openAPI},
+		{"GET", "/metrics", nil, "Prometheus metrics", "", "", 200, (*Server).metrics},
+
+		{"POST", "/v1/events", ingest, "Send a batch of 1–1,000 events", "EventBatch", "EventResults", 200, (*Server).postEvents},
+
+		{"POST", "/v1/customers", admin, "Create a customer (idempotent per customer_id)", "Customer", "Customer", 201, (*Server).createCustomer},
+		{"GET", "/v1/customers", admin, "List customers", "", "CustomerList", 200, (*Server).listCustomers},
+		{"GET", "/v1/customers/:customer_id", admin, "Get a customer", "", "Customer", 200, (*Server).getCustomer},
+		{"PATCH", "/v1/customers/:customer_id", admin, "Change a customer", "CustomerPatch", "Customer", 200, (*Server).patchCustomer},
+
+		{"PUT", "/v1/outcome-types/:outcome_type", admin, "Create or replace an outcome type", "OutcomeType", "OutcomeType", 200, (*Server).putOutcomeType},
+		{"GET", "/v1/outcome-types", admin, "List outcome types", "", "OutcomeTypeList", 200, (*Server).listOutcomeTypes},
+		{"PUT", "/v1/customers/:customer_id/baselines/:outcome_type", admin, "Set a customer's own labor baseline for an outcome type", "Baseline", "BaselineOverride", 200, (*Server).putBaseline},
+		{"DELETE", "/v1/customers/:customer_id/baselines/:outcome_type", admin, "Remove a customer's baseline override", "", "", 204, (*Server).deleteBaseline},
+
+		{"GET", "/v1/model-prices", admin, "List model prices (catalog and vendor rows)", "", "ModelPriceList", 200, (*Server).listModelPrices},
+		{"PUT", "/v1/model-prices/:model", admin, "Add a vendor price row for a model from effective_from on", "ModelPriceInput", "ModelPrice", 200, (*Server).putModelPrice},
+
+		{"POST", "/v1/api-keys", admin, "Create an API key (the key is shown once)", "APIKeyInput", "APIKeyCreated", 201, (*Server).createAPIKey},
+		{"GET", "/v1/api-keys", admin, "List API keys", "", "APIKeyList", 200, (*Server).listAPIKeys},
+		{"DELETE", "/v1/api-keys/:id", admin, "Revoke an API key", "", "APIKey", 200, (*Server).revokeAPIKey},
+		{"POST", "/v1/customers/:customer_id/viewer-keys", admin, "Create a customer viewer key", "ViewerKeyInput", "APIKeyCreated", 201, (*Server).createViewerKey},
+	}
+}
+
+// Handler returns the API's HTTP handler.
+func New(cfg Config) http.Handler {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Server{cfg: cfg}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(requestID(), accessLog(cfg.Log), recovery())
+	r.NoRoute(func(c *gin.Context) {
+		renderError(c, billing.Errorf(billing.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": errorBody{Code: billing.EINVALID, Message: "method not allowed on this path"}})
+	})
+	for _, rt := range routes() {
+		limit := int64(maxBody)
+		if rt.path == "/v1/events" {
+			limit = maxEventsBody
+		}
+		chain := []gin.HandlerFunc{limitBody(limit)}
+		if len(rt.scopes) > 0 {
+			chain = append(chain, authenticate(cfg.Keys), requireScope(rt.scopes...))
+		}
+		chain = append(chain, rt.handler(s))
+		r.Handle(rt.method, rt.path, chain...)
+	}
+	return r
+}
+
+func (s *Server) healthz() gin.HandlerFunc {
+	return func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+}
+
+func (s *Server) readyz() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		checks := gin.H{}
+		ok := true
+		for _, ch := range s.cfg.Ready {
+			if err := ch.Ping(c.Request.Context()); err != nil {
+				checks[ch.Name], ok = "unreachable", false
+				s.cfg.Log.Warn("readiness check failed", "check", ch.Name, "error", err)
+				continue
+			}
+			checks[ch.Name] = "ok"
+		}
+		status, word := http.StatusOK, "ok"
+		if !ok {
+			status, word = http.StatusServiceUnavailable, "unavailable"
+		}
+		c.JSON(status, gin.H{"status": word, "checks": checks})
+	}
+}
+
+func (s *Server) metrics() gin.HandlerFunc {
+	var h http.Handler = promhttp.Handler()
+	if s.cfg.Metrics != nil {
+		h = promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})
+	}
+	return gin.WrapH(h)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/outcomebill/outcomebill/api"
+	"github.com/outcomebill/outcomebill/postgres"
+)
+
+func newServeCmd() *cobra.Command {
+	var cfg config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := cfg.logger()
+			if err := cfg.needDatabase(); err != nil {
+				return err
+			}
+			db, err := openAndMigrate(cmd.Context(), cfg.databaseURL, log)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			tc, err := dialTemporal(cfg, log)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			ln, err := net.Listen("tcp", cfg.listen)
+			if err != nil {
+				return err
+			}
+			return serveHTTP(cmd.Context(), ln, newAPI(db, tc, log), log)
+		},
+	}
+	cfg.addDatabase(cmd)
+	cfg.addTemporal(cmd)
+	cfg.addLog(cmd)
+	cmd.Flags().StringVar(&cfg.listen, "listen", envOr("OUTCOMEBILL_LISTEN", "127.0.0.1:8080"), "address to listen on (env OUTCOMEBILL_LISTEN)")
+	return cmd
+}
+
+func openAndMigrate(ctx context.Context, url string, log *slog.Logger) (*postgres.DB, error) {
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, db.Pool, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.SeedModelCatalog(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// dialTemporal returns a client that connects lazily, so that the API starts — and keeps taking
+// events into the outbox — while Temporal is down.
+func dialTemporal(cfg config, log *slog.Logger) (client.Client, error) {
+	c, err := client.NewLazyClient(client.Options{HostPort: cfg.temporalAddress, Namespace: cfg.namespace, Logger: newTemporalLogger(log)})
+	if err != nil {
+		return nil, fmt.Errorf("temporal client for %s: %w", cfg.temporalAddress, err)
+	}
+	return c, nil
+}
+
+func newAPI(db *postgres.DB, tc client.Client, log *slog.Logger) http.Handler {
+	return api.New(api.Config{
+		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db,
+		Ready: []api.Check{
+			{Name: "postgres", Ping: db.Ping},
+			{Name: "temporal", Ping: func(ctx context.Context) error {
+				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			}},
+		},
+		Log: log,
+	})
+}
+
+// serveHTTP serves until ctx ends, then drains in-flight requests for up to 10 seconds.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("API listening", "addr", "http://"+ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"github.com/outcomebill/outcomebill/api"
+	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/workflows"
+)
+
+// The store satisfies the interfaces the API and the workflows declare for it; checked here, where
+// the three meet, so that neither of them has to import postgres.
+var (
+	_ api.CustomerStore     = (*postgres.DB)(nil)
+	_ api.OutcomeTypeStore  = (*postgres.DB)(nil)
+	_ api.ModelPriceStore   = (*postgres.DB)(nil)
+	_ api.KeyStore          = (*postgres.DB)(nil)
+	_ api.EventStore        = (*postgres.DB)(nil)
+	_ workflows.TaskStore   = (*postgres.DB)(nil)
+	_ workflows.OutboxStore = (*postgres.DB)(nil)
+)

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/workflows"
+)
+
+func newWorkerCmd() *cobra.Command {
+	var cfg config
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run the Temporal worker and the outbox relay",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := cfg.logger()
+			if err := cfg.needDatabase(); err != nil {
+				return err
+			}
+			db, err := openAndMigrate(cmd.Context(), cfg.databaseURL, log)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			tc, err := dialTemporal(cfg, log)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			return runWorker(cmd.Context(), db, tc, prometheus.DefaultRegisterer, log)
+		},
+	}
+	cfg.addDatabase(cmd)
+	cfg.addTemporal(cmd)
+	cfg.addLog(cmd)
+	return cmd
+}
+
+// outboxLag is the age of the oldest event not yet delivered to its workflow: when tasks arrive
+// faster than Temporal takes them, ingest stays fast and this gauge shows the backlog.
+var outboxLag = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "outcomebill_outbox_lag_seconds",
+	Help: "Seconds the oldest undelivered outbox event has waited.",
+})
+
+// runWorker runs the Temporal worker and the outbox relay until ctx ends. The relay keeps going
+// while Temporal is down (it retries with backoff); the worker reconnects by itself.
+func runWorker(ctx context.Context, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
+	if err := reg.Register(outboxLag); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return err
+		}
+	}
+	w := workflows.NewWorker(tc, db, worker.Options{})
+	relay := &workflows.Relay{Temporal: tc, Store: db, Logger: log, Lag: outboxLag}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		log.Info("worker started", "task_queue", workflows.TaskQueue)
+		<-ctx.Done()
+		w.Stop()
+		return nil
+	})
+	g.Go(func() error {
+		err := relay.Run(ctx)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	})
+	return g.Wait()
+}

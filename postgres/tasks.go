@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/outcomebill/outcomebill/billing"
+)
+
+// LoadTask returns every stored event of a task in the form the fold needs, and the state the
+// workflow last saved (nil before the first save). A task nobody sent events for is (nil, nil, nil).
+func (db *DB) LoadTask(ctx context.Context, taskID string) ([]billing.TaskEvent, *billing.TaskState, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+taskEventColumns+` FROM events e WHERE e.task_id = $1 ORDER BY e.occurred_at, e.id`, taskID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("task %s events: %w", taskID, err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.TaskEvent, error) { return scanTaskEvent(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("task %s events: %w", taskID, err)
+	}
+	var raw []byte
+	err = db.Pool.QueryRow(ctx, `SELECT state FROM tasks WHERE task_id = $1`, taskID).Scan(&raw)
+	if err == pgx.ErrNoRows || (err == nil && raw == nil) {
+		return events, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("task %s state: %w", taskID, err)
+	}
+	var st billing.TaskState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, nil, fmt.Errorf("task %s state: %w", taskID, err)
+	}
+	return events, &st, nil
+}
+
+// taskEventColumns reads from events e what the fold needs; the event-type specific fields come
+// out of the stored body, where the decoder validated them on the way in.
+const taskEventColumns = `e.id, e.type, e.customer_id, e.task_id, e.occurred_at,
+	COALESCE(e.body->>'outcome_type', ''), COALESCE(e.body->>'priority', ''), COALESCE(e.body->>'status', ''),
+	e.body->>'quality', COALESCE(e.body->>'evidence', ''), COALESCE(e.body->>'reason', '')`
+
+func scanTaskEvent(row pgx.Row, leading ...any) (billing.TaskEvent, error) {
+	var te billing.TaskEvent
+	var quality *string
+	err := row.Scan(append(leading, &te.ID, &te.Type, &te.CustomerID, &te.TaskID, &te.OccurredAt, &te.OutcomeType,
+		&te.Priority, &te.Status, &quality, &te.Evidence, &te.Reason)...)
+	if err != nil {
+		return te, err
+	}
+	te.OccurredAt = te.OccurredAt.UTC()
+	if te.Type == billing.EventStarted && te.Priority == "" {
+		te.Priority = billing.PriorityNormal
+	}
+	if quality != nil {
+		q, err := decimal.NewFromString(*quality)
+		if err != nil {
+			return te, fmt.Errorf("event %s quality %q: %w", te.ID, *quality, err)
+		}
+		te.Quality = &q
+	}
+	return te, nil
+}
+
+// TaskSettings returns the lifecycle durations of an outcome type's tasks.
+func (db *DB) TaskSettings(ctx context.Context, customerID, outcomeType string) (billing.TaskSettings, error) {
+	o, err := db.OutcomeType(ctx, outcomeType)
+	if err != nil {
+		return billing.TaskSettings{}, err
+	}
+	return o.TaskSettings(), nil
+}
+
+// SaveTaskState writes the workflow's view of a task unless a newer version is already stored, so
+// a retried write that lost a race never undoes a later one.
+func (db *DB) SaveTaskState(ctx context.Context, s billing.TaskState) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = db.Pool.Exec(ctx, `
+		UPDATE tasks SET outcome_type = NULLIF($2, ''), priority = $3, status = $4, status_at = $5, outcome = NULLIF($6, ''),
+			quality = $7, outcome_at = $8, billable_at = $9, state = $10, version = $11, updated_at = $12
+		WHERE task_id = $1 AND version < $11`,
+		s.TaskID, s.OutcomeType, s.Priority, string(s.Status), nullTime(s.StatusAt), string(s.Outcome),
+		nullableDecimal(s.Quality), nullTime(s.OutcomeAt), nullTime(s.BillableAt), raw, s.Version, db.Now())
+	if err != nil {
+		return fmt.Errorf("save task %s: %w", s.TaskID, err)
+	}
+	return nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
