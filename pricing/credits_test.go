@@ -105,4 +105,3 @@ func TestCreditsAfterCap(t *testing.T) {
 	wantAmount(t, "total", res.Total, "0")
 	wantAmount(t, "left", res.Draws[0].RemainingAfter, "400")
 }
-

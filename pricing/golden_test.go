@@ -115,4 +115,3 @@ func TestGoldenExplanations(t *testing.T) {
 		})
 	}
 }
-

@@ -44,5 +44,5 @@ func TestGraduated(t *testing.T) {
 func TestGraduatedOnOutcomeCounts(t *testing.T) {
 	c := Charge{OutcomeType: "code.pr_merged", Price: Price{Model: ModelGraduated, Tiers: stepTiers}}
 	res := rateOne(t, "USD", c, Usage{Counts: []OutcomeCount{counts("code.pr_merged", 5, 1)}}) // 5.5 units
-	wantAmount(t, "amount", lineOf(t, res, KindCharge).Amount, "17.25")                     // 10+5 + 0.25+2
+	wantAmount(t, "amount", lineOf(t, res, KindCharge).Amount, "17.25")                        // 10+5 + 0.25+2
 }
