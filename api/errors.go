@@ -37,15 +37,18 @@ type errorBody struct {
 // renderError writes err as {"error": {...}} with its status. Internal errors are logged here —
 // once — with the request id, and the client gets a generic message.
 func renderError(c *gin.Context, err error) {
+	status := 0
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		status = http.StatusRequestEntityTooLarge
+		err = billing.Invalid("", "request body is larger than %d bytes", maxErr.Limit)
+	}
 	code := billing.ErrorCode(err)
 	if code == billing.EINTERNAL {
 		slog.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(requestIDKey), "error", err)
 	}
-	status := statusCode(code)
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		status, code = http.StatusRequestEntityTooLarge, billing.EINVALID
-		err = billing.Invalid("", "request body is larger than %d bytes", maxErr.Limit)
+	if status == 0 {
+		status = statusCode(code)
 	}
 	c.AbortWithStatusJSON(status, gin.H{"error": errorBody{Code: code, Message: billing.ErrorMessage(err), Field: billing.ErrorField(err)}})
 }

@@ -1,0 +1,112 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/outcomebill/outcomebill/api"
+	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/postgres/pgtest"
+)
+
+// harness is an API server on its own migrated database.
+type harness struct {
+	t     *testing.T
+	db    *postgres.DB
+	url   string
+	admin string // a key with every vendor scope
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	srv := httptest.NewServer(api.New(api.Config{
+		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db,
+		Ready: []api.Check{{Name: "postgres", Ping: db.Ping}},
+		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, db: db, url: srv.URL}
+	h.admin = h.key("admin", "finance", "ingest")
+	return h
+}
+
+// key creates a key with scopes and returns its token.
+func (h *harness) key(scopes ...string) string {
+	h.t.Helper()
+	_, token, err := h.db.CreateAPIKey(context.Background(), "test", scopes, "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return token
+}
+
+type response struct {
+	Status int
+	Body   []byte
+}
+
+// json decodes the body into a generic value.
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.Body, err)
+	}
+	return v
+}
+
+// errorCode returns error.code and error.field of an error body.
+func (r response) errorCode(t *testing.T) (code, field string) {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	if e == nil {
+		t.Fatalf("status %d body %s has no error object", r.Status, r.Body)
+	}
+	code, _ = e["code"].(string)
+	field, _ = e["field"].(string)
+	return code, field
+}
+
+// do sends a request; body may be nil, a string (sent as is) or a value (sent as JSON).
+func (h *harness) do(method, path, key string, body any) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, h.url+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{Status: res.StatusCode, Body: b}
+}
