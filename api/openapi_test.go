@@ -53,7 +53,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		}
 	}
 	// The contract paths of DESIGN.md §8 built so far are all there.
-	for _, want := range []string{"POST /v1/events", "POST /v1/customers", "GET /v1/customers", "GET /v1/customers/{customer_id}",
+	for _, want := range []string{"POST /v1/events", "GET /v1/tasks/{task_id}", "POST /v1/customers", "GET /v1/customers", "GET /v1/customers/{customer_id}",
 		"PATCH /v1/customers/{customer_id}", "PUT /v1/outcome-types/{outcome_type}", "GET /v1/outcome-types",
 		"PUT /v1/customers/{customer_id}/baselines/{outcome_type}", "DELETE /v1/customers/{customer_id}/baselines/{outcome_type}",
 		"GET /v1/model-prices", "PUT /v1/model-prices/{model}", "POST /v1/api-keys", "GET /v1/api-keys", "DELETE /v1/api-keys/{id}",

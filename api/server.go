@@ -53,6 +53,11 @@ type EventStore interface {
 	IngestEvents(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error)
 }
 
+// TaskStore reads tasks.
+type TaskStore interface {
+	TaskView(ctx context.Context, taskID string) (billing.TaskView, error)
+}
+
 // Check is one dependency /readyz asks about.
 type Check struct {
 	Name string
@@ -66,6 +71,7 @@ type Config struct {
 	ModelPrices  ModelPriceStore
 	Keys         KeyStore
 	Events       EventStore
+	Tasks        TaskStore
 	Ready        []Check
 	Metrics      *prometheus.Registry // nil: /metrics serves the default registry
 	Log          *slog.Logger
@@ -103,6 +109,7 @@ func routes() []route {
 		{"GET", "/metrics", nil, "Prometheus metrics", "", "", 200, (*Server).metrics},
 
 		{"POST", "/v1/events", ingest, "Send a batch of 1–1,000 events", "EventBatch", "EventResults", 200, (*Server).postEvents},
+		{"GET", "/v1/tasks/:task_id", []string{billing.ScopeIngest, billing.ScopeFinance}, "A task's state, events and cost by model", "", "Task", 200, (*Server).getTask},
 
 		{"POST", "/v1/customers", admin, "Create a customer (idempotent per customer_id)", "Customer", "Customer", 201, (*Server).createCustomer},
 		{"GET", "/v1/customers", admin, "List customers", "", "CustomerList", 200, (*Server).listCustomers},

@@ -93,6 +93,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		method, path, scope string
 	}{
 		{"POST", "/v1/events", "ingest"},
+		{"GET", "/v1/tasks/t1", "ingest"},
+		{"GET", "/v1/tasks/t1", "finance"},
 		{"POST", "/v1/customers", "admin"},
 		{"GET", "/v1/customers", "admin"},
 		{"GET", "/v1/customers/acme", "admin"},
@@ -116,6 +118,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				want = http.StatusUnauthorized
 			case ep.scope:
 				continue // allowed: covered by the walkthrough and bad-input tests
+			case "ingest", "finance":
+				if ep.path == "/v1/tasks/t1" {
+					continue // either scope reads tasks
+				}
+				want = http.StatusForbidden
 			default:
 				want = http.StatusForbidden
 			}

@@ -27,7 +27,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	srv := httptest.NewServer(api.New(api.Config{
-		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db,
+		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db,
 		Ready: []api.Check{{Name: "postgres", Ping: db.Ping}},
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))

@@ -154,6 +154,18 @@ func TestEventsToBillableTasks(t *testing.T) {
 	}
 	waitTasks(t, h.db, map[string]string{ok: "billable", failed: "not_billable", late: "open"}, 30*time.Second)
 
+	// The task as the API shows it: state, events in occurred order, cost by model. 5,000 input
+	// and 500 output tokens of gpt-4.1-mini at 0.40 and 1.60 per million cost 0.0028 USD.
+	r = h.do("GET", "/v1/tasks/"+ok, h.admin, nil)
+	task := r.json(t)
+	if r.Status != 200 || task["status"] != "billable" || task["cost_usd"] != "0.0028" || task["outcome"] != "succeeded" ||
+		len(task["events"].([]any)) != 3 || task["billable_at"] == nil {
+		t.Errorf("GET task: %d %s", r.Status, r.Body)
+	}
+	if r := h.do("GET", "/v1/tasks/nope", h.admin, nil); r.Status != 404 {
+		t.Errorf("GET unknown task: %d", r.Status)
+	}
+
 	// The same batch again: every event a duplicate, nothing stored twice.
 	r = h.do("POST", "/v1/events", h.admin, map[string]any{"events": batch})
 	for _, res := range r.json(t)["results"].([]any) {

@@ -100,3 +100,58 @@ func nullTime(t time.Time) *time.Time {
 	}
 	return &t
 }
+
+// TaskView returns a task's state, events and cost by model.
+func (db *DB) TaskView(ctx context.Context, taskID string) (billing.TaskView, error) {
+	v := billing.TaskView{TaskID: taskID}
+	var raw []byte
+	var status string
+	err := db.Pool.QueryRow(ctx, `SELECT customer_id, status, state FROM tasks WHERE task_id = $1`, taskID).Scan(&v.CustomerID, &status, &raw)
+	if err != nil {
+		return v, interpretError(err, "task", taskID)
+	}
+	v.Status = billing.TaskStatus(status)
+	if raw != nil {
+		var st billing.TaskState
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return v, fmt.Errorf("task %s state: %w", taskID, err)
+		}
+		v.State = &st
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT id, type, occurred_at, received_at, body, cost_usd FROM events
+		WHERE task_id = $1 ORDER BY occurred_at, id`, taskID)
+	if err != nil {
+		return v, fmt.Errorf("task %s events: %w", taskID, err)
+	}
+	v.Events, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.StoredEvent, error) {
+		var e billing.StoredEvent
+		var cost decimal.NullDecimal
+		err := r.Scan(&e.ID, &e.Type, &e.OccurredAt, &e.ReceivedAt, &e.Body, &cost)
+		if cost.Valid {
+			e.CostUSD = &cost.Decimal
+		}
+		return e, err
+	})
+	if err != nil {
+		return v, fmt.Errorf("task %s events: %w", taskID, err)
+	}
+	rows, err = db.Pool.Query(ctx, `SELECT COALESCE(model, ''), COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0),
+			COALESCE(sum(cost_usd), 0), count(*) FILTER (WHERE cost_usd IS NULL)
+		FROM events WHERE task_id = $1 AND type = 'task.usage' GROUP BY 1 ORDER BY 1`, taskID)
+	if err != nil {
+		return v, fmt.Errorf("task %s cost: %w", taskID, err)
+	}
+	v.Cost, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.ModelCost, error) {
+		var m billing.ModelCost
+		err := r.Scan(&m.Model, &m.InputTokens, &m.OutputTokens, &m.CostUSD, &m.Unpriced)
+		return m, err
+	})
+	if err != nil {
+		return v, fmt.Errorf("task %s cost: %w", taskID, err)
+	}
+	for _, m := range v.Cost {
+		v.TotalCost = v.TotalCost.Add(m.CostUSD)
+		v.Unpriced += m.Unpriced
+	}
+	return v, nil
+}

@@ -204,13 +204,18 @@ type taskBatch struct {
 	attempts int // the most of any row
 }
 
+// maxSignalEvents caps one signal's events so that its payload stays far below Temporal's 2 MB
+// limit even with every free-text field full (about 3 kB an event); a task with more events in
+// one batch gets several signals.
+const maxSignalEvents = 200
+
 // coalesce groups items by task, in order of each task's first row.
 func coalesce(items []billing.OutboxItem) []*taskBatch {
 	var out []*taskBatch
 	byTask := make(map[string]*taskBatch)
 	for _, it := range items {
 		b := byTask[it.Event.TaskID]
-		if b == nil {
+		if b == nil || len(b.events) == maxSignalEvents {
 			b = &taskBatch{taskID: it.Event.TaskID}
 			byTask[b.taskID] = b
 			out = append(out, b)

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -245,5 +246,20 @@ type fakeGauge struct {
 	v  float64
 }
 
-func (g *fakeGauge) Set(v float64) { g.mu.Lock(); g.v = v; g.mu.Unlock() }
+func (g *fakeGauge) Set(v float64)  { g.mu.Lock(); g.v = v; g.mu.Unlock() }
 func (g *fakeGauge) value() float64 { g.mu.Lock(); defer g.mu.Unlock(); return g.v }
+
+func TestCoalesceCapsSignalSize(t *testing.T) {
+	var items []billing.OutboxItem
+	for i := range 2*maxSignalEvents + 1 {
+		items = append(items, billing.OutboxItem{ID: int64(i + 1), Event: taskEvent("A", fmt.Sprint("a", i), billing.EventUsage)})
+	}
+	items = append(items, billing.OutboxItem{ID: 999, Event: taskEvent("B", "b", billing.EventUsage)})
+	var sizes []int
+	for _, b := range coalesce(items) {
+		sizes = append(sizes, len(b.events))
+	}
+	if want := []int{maxSignalEvents, maxSignalEvents, 1, 1}; !reflect.DeepEqual(sizes, want) {
+		t.Errorf("batch sizes %v, want %v", sizes, want)
+	}
+}

@@ -2,11 +2,14 @@ package workflows
 
 import (
 	"errors"
+	"log/slog"
+	"os"
 	"reflect"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -57,6 +60,7 @@ type wfTest struct {
 
 func newWFTest(t *testing.T, store *memStore, start time.Time) *wfTest {
 	var ts testsuite.WorkflowTestSuite
+	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
 	env := ts.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	Register(env, &Activities{Store: store})
