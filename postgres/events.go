@@ -233,8 +233,11 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 			cost[k] = decimal.NullDecimal{Decimal: p.Cost(t), Valid: true}
 		}
 	}
-	// Tasks first (their rows are what events refer to), then events, then one outbox row for each
-	// event actually inserted — all in one statement, one round trip.
+	// Tasks first (their rows are what events refer to), then events, then outbox rows — all in
+	// one statement, one round trip. Usage events get an outbox row only when they open a task:
+	// the workflow's state does not depend on usage (cost is summed here, in SQL), and every
+	// signal it is spared keeps a task's history four events shorter. A usage event that opens a
+	// task still goes out, so that the task's timeout starts.
 	r, err := tx.Query(ctx, `
 		WITH incoming AS (
 			SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
@@ -245,6 +248,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 			INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
 			SELECT DISTINCT ON (task_id) task_id, customer_id, $15::timestamptz, $15::timestamptz FROM incoming ORDER BY task_id
 			ON CONFLICT (task_id) DO NOTHING
+			RETURNING task_id
 		), ins AS (
 			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
 				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
@@ -252,10 +256,11 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd
 			FROM incoming ORDER BY ord
 			ON CONFLICT (id) DO NOTHING
-			RETURNING id, task_id, customer_id
+			RETURNING id, type, task_id, customer_id
 		), box AS (
 			INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
 			SELECT id, task_id, customer_id, $15, $15 FROM ins
+			WHERE type <> 'task.usage' OR task_id IN (SELECT task_id FROM new_tasks)
 		)
 		SELECT id FROM ins`,
 		ids, fps, types, customers, tasks, at, bodies, models, in, cin, cw, re, out, cost, now)

@@ -110,7 +110,17 @@ func TestIngestResults(t *testing.T) {
 		t.Errorf("%d events stored, want 4 (e1, e2, e3, e7)", n)
 	}
 	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 4 {
-		t.Errorf("%d outbox rows, want one per stored event (4)", n)
+		t.Errorf("%d outbox rows, want 4: one per stored event of a batch that opened its task", n)
+	}
+	// Usage of a task that already exists needs no signal: the workflow's state does not depend
+	// on it, and its cost is summed in SQL.
+	more := incoming(t, map[string]any{"id": "e8", "type": "task.usage", "customer_id": "acme", "task_id": "t1", "model": "gpt-4.1-mini",
+		"input_tokens": 10, "output_tokens": 1})
+	if _, err := db.IngestEvents(ctx, []billing.IncomingEvent{more}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 4 {
+		t.Errorf("%d outbox rows after usage of a known task, want still 4", n)
 	}
 	if n := count(t, db, `SELECT count(*) FROM tasks WHERE task_id IN ('t2', 't3')`); n != 0 {
 		t.Errorf("rejected events created %d tasks", n)
@@ -186,6 +196,7 @@ func TestConcurrentDuplicateStorm(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM events`); n != 500 {
 		t.Errorf("%d events stored, want 500", n)
 	}
+	// Every usage event opened its task in the transaction that stored it, so each has a row.
 	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 500 {
 		t.Errorf("%d outbox rows, want 500", n)
 	}
