@@ -1,13 +1,13 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/outcomebill/outcomebill/api"
@@ -77,24 +77,35 @@ func (r response) errorCode(t *testing.T) (code, field string) {
 // do sends a request; body may be nil, a string (sent as is) or a value (sent as JSON).
 func (h *harness) do(method, path, key string, body any) response {
 	h.t.Helper()
-	var rd io.Reader
+	var raw string
 	switch b := body.(type) {
 	case nil:
+		return h.doRaw(method, path, key, "", "")
 	case string:
-		rd = bytes.NewBufferString(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
+		enc, err := json.Marshal(b)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
+		raw = string(enc)
+	}
+	return h.doRaw(method, path, key, "application/json", raw)
+}
+
+// doRaw sends body with the given content type ("" sends no body) and key ("" sends none).
+func (h *harness) doRaw(method, path, key, contentType, body string) response {
+	h.t.Helper()
+	var rd io.Reader
+	if contentType != "" {
+		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, h.url+path, rd)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -16,23 +15,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/outcomebill/outcomebill/internal/devenv"
+	"github.com/outcomebill/outcomebill/internal/servicetest"
 	"github.com/outcomebill/outcomebill/postgres"
 	"github.com/outcomebill/outcomebill/workflows"
 )
-
-// temporalAddress is the Temporal server scripts/test started, or a skip (a failure under
-// scripts/test, where OUTCOMEBILL_REQUIRE_SERVICES=1).
-func temporalAddress(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("OUTCOMEBILL_TEST_TEMPORAL_ADDRESS")
-	if addr == "" {
-		if os.Getenv("OUTCOMEBILL_REQUIRE_SERVICES") == "1" {
-			t.Fatal("OUTCOMEBILL_TEST_TEMPORAL_ADDRESS is not set; run the tests through scripts/test")
-		}
-		t.Skip("no Temporal server: run scripts/test")
-	}
-	return addr
-}
 
 func uniq() string {
 	var b [4]byte
@@ -126,7 +112,7 @@ func ev(id, typ, task string, at time.Time, extra map[string]any) map[string]any
 // a conflict.
 func TestEventsToBillableTasks(t *testing.T) {
 	t.Parallel()
-	addr := temporalAddress(t)
+	addr := servicetest.TemporalAddress(t)
 	h := newHarness(t)
 	setupBilling(t, h, 0)
 	runWorker(t, h.db, addr)
@@ -202,7 +188,7 @@ func TestEventsToBillableTasks(t *testing.T) {
 // A dispute inside the window stops the task from billing.
 func TestDisputeInsideWindow(t *testing.T) {
 	t.Parallel()
-	addr := temporalAddress(t)
+	addr := servicetest.TemporalAddress(t)
 	h := newHarness(t)
 	setupBilling(t, h, 3600)
 	runWorker(t, h.db, addr)
@@ -229,11 +215,7 @@ func TestDisputeInsideWindow(t *testing.T) {
 // workflow. This test runs its own Temporal server so that stopping it disturbs no other test.
 func TestNoEventLostWhileTemporalIsDown(t *testing.T) {
 	t.Parallel()
-	temporalAddress(t) // skip or fail like the other Temporal tests
-	cli := os.Getenv("OUTCOMEBILL_TEMPORAL_CLI")
-	if cli == "" {
-		t.Fatal("OUTCOMEBILL_TEMPORAL_CLI is not set; run the tests through scripts/test")
-	}
+	cli := servicetest.TemporalCLI(t)
 	ctx := context.Background()
 	tmp, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{CLIPath: cli, DBFile: t.TempDir() + "/temporal.db", Log: io.Discard})
 	if err != nil {

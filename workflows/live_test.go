@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outcomebill/outcomebill/billing"
+	"github.com/outcomebill/outcomebill/internal/servicetest"
 )
 
 // Tests against a real Temporal server run when OUTCOMEBILL_TEST_TEMPORAL_ADDRESS names one
@@ -29,17 +30,7 @@ import (
 //	OUTCOMEBILL_TEST_TEMPORAL_ADDRESS=127.0.0.1:7233 go test ./workflows -run TestRecord -record
 var record = flag.Bool("record", false, "record task workflow histories from a real Temporal server into testdata/")
 
-func temporalAddress(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("OUTCOMEBILL_TEST_TEMPORAL_ADDRESS")
-	if addr == "" {
-		if os.Getenv("OUTCOMEBILL_REQUIRE_SERVICES") == "1" {
-			t.Fatal("OUTCOMEBILL_REQUIRE_SERVICES=1 but OUTCOMEBILL_TEST_TEMPORAL_ADDRESS is not set")
-		}
-		t.Skip("set OUTCOMEBILL_TEST_TEMPORAL_ADDRESS to run against a real Temporal server")
-	}
-	return addr
-}
+func temporalAddress(t *testing.T) string { return servicetest.TemporalAddress(t) }
 
 // recordingSignaler passes signals on to Temporal and remembers the batches it sent.
 type recordingSignaler struct {

@@ -22,25 +22,13 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the HTTP API",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := cfg.logger()
-			if err := cfg.needDatabase(); err != nil {
-				return err
-			}
-			db, err := openAndMigrate(cmd.Context(), cfg.databaseURL, log)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			tc, err := dialTemporal(cfg, log)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			ln, err := net.Listen("tcp", cfg.listen)
-			if err != nil {
-				return err
-			}
-			return serveHTTP(cmd.Context(), ln, newAPI(db, tc, log), log)
+			return cfg.withServices(cmd.Context(), func(db *postgres.DB, tc client.Client, log *slog.Logger) error {
+				ln, err := net.Listen("tcp", cfg.listen)
+				if err != nil {
+					return err
+				}
+				return serveHTTP(cmd.Context(), ln, newAPI(db, tc, log), log)
+			})
 		},
 	}
 	cfg.addDatabase(cmd)
@@ -64,6 +52,26 @@ func openAndMigrate(ctx context.Context, url string, log *slog.Logger) (*postgre
 		return nil, err
 	}
 	return db, nil
+}
+
+// withServices sets up logging, opens and migrates the database and dials Temporal, runs fn, and
+// closes both: the start-up serve and worker share.
+func (cfg config) withServices(ctx context.Context, fn func(*postgres.DB, client.Client, *slog.Logger) error) error {
+	log := cfg.logger()
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	db, err := openAndMigrate(ctx, cfg.databaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tc, err := dialTemporal(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	return fn(db, tc, log)
 }
 
 // dialTemporal returns a client that connects lazily, so that the API starts — and keeps taking

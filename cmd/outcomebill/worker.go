@@ -22,21 +22,9 @@ func newWorkerCmd() *cobra.Command {
 		Use:   "worker",
 		Short: "Run the Temporal worker and the outbox relay",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := cfg.logger()
-			if err := cfg.needDatabase(); err != nil {
-				return err
-			}
-			db, err := openAndMigrate(cmd.Context(), cfg.databaseURL, log)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			tc, err := dialTemporal(cfg, log)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			return runWorker(cmd.Context(), db, tc, prometheus.DefaultRegisterer, log)
+			return cfg.withServices(cmd.Context(), func(db *postgres.DB, tc client.Client, log *slog.Logger) error {
+				return runWorker(cmd.Context(), db, tc, prometheus.DefaultRegisterer, log)
+			})
 		},
 	}
 	cfg.addDatabase(cmd)

@@ -1,5 +1,5 @@
 // Package pgtest gives each test its own freshly migrated PostgreSQL database on the server named
-// by OUTCOMEBILL_TEST_DATABASE_URL (which `outcomebill testenv` and .ci/run provide), so tests are
+// by OUTCOMEBILL_TEST_DATABASE_URL (which scripts/test provides), so tests are
 // isolated from each other and may run in parallel, commit, and run concurrent transactions.
 package pgtest
 
@@ -8,29 +8,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/outcomebill/outcomebill/internal/servicetest"
 	"github.com/outcomebill/outcomebill/postgres"
 )
 
-// URL returns the test server's admin URL, skipping the test when there is none — or failing it
-// when OUTCOMEBILL_REQUIRE_SERVICES=1, as under the project's test command, so that CI can never
-// pass by skipping.
-func URL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("OUTCOMEBILL_TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("OUTCOMEBILL_REQUIRE_SERVICES") == "1" {
-			t.Fatal("OUTCOMEBILL_TEST_DATABASE_URL is not set; run the tests through scripts/test")
-		}
-		t.Skip("no PostgreSQL: set OUTCOMEBILL_TEST_DATABASE_URL or run scripts/test")
-	}
-	return url
-}
+// URL returns the test server's admin URL (see servicetest for when a missing one skips).
+func URL(t testing.TB) string { return servicetest.DatabaseURL(t) }
 
 // NewDB creates a database, migrates it, seeds the model catalog, and drops it when the test ends.
 func NewDB(t testing.TB) *postgres.DB {
