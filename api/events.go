@@ -64,6 +64,9 @@ func (s *Server) postEvents() gin.HandlerFunc {
 				results[at[k]] = res
 			}
 		}
+		for _, r := range results {
+			s.metrics.events.WithLabelValues(r.Status).Inc()
+		}
 		c.JSON(http.StatusOK, gin.H{"results": results})
 	}
 }

@@ -71,15 +71,17 @@ type Config struct {
 	ModelPrices  ModelPriceStore
 	Keys         KeyStore
 	Events       EventStore
+	Plans        PlanStore
 	Tasks        TaskStore
 	Ready        []Check
-	Metrics      *prometheus.Registry // nil: /metrics serves the default registry
+	Metrics      *prometheus.Registry // nil: the default registry
 	Log          *slog.Logger
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
 type Server struct {
-	cfg Config
+	cfg     Config
+	metrics *metrics
 }
 
 // Body limits: a batch of 1,000 events with metadata fits in 8 MiB; nothing else needs 1 MiB.
@@ -102,11 +104,11 @@ type route struct {
 
 func routes() []route {
 	admin, ingest := []string{billing.ScopeAdmin}, []string{billing.ScopeIngest}
-	return []route{
+	base := []route{
 		{"GET", "/healthz", nil, "The process is up", "", "Status", 200, (*Server).healthz},
 		{"GET", "/readyz", nil, "PostgreSQL and Temporal are reachable", "", "Status", 200, (*Server).readyz},
 		{"GET", "/openapi.json", nil, "This document", "", "", 200, (*Server).openAPI},
-		{"GET", "/metrics", nil, "Prometheus metrics", "", "", 200, (*Server).metrics},
+		{"GET", "/metrics", nil, "Prometheus metrics", "", "", 200, (*Server).metricsHandler},
 
 		{"POST", "/v1/events", ingest, "Send a batch of 1–1,000 events", "EventBatch", "EventResults", 200, (*Server).postEvents},
 		{"GET", "/v1/tasks/:task_id", []string{billing.ScopeIngest, billing.ScopeFinance}, "A task's state, events and cost by model", "", "Task", 200, (*Server).getTask},
@@ -129,6 +131,7 @@ func routes() []route {
 		{"DELETE", "/v1/api-keys/:id", admin, "Revoke an API key", "", "APIKey", 200, (*Server).revokeAPIKey},
 		{"POST", "/v1/customers/:customer_id/viewer-keys", admin, "Create a customer viewer key", "ViewerKeyInput", "APIKeyCreated", 201, (*Server).createViewerKey},
 	}
+	return append(base, planRoutes()...)
 }
 
 // Handler returns the API's HTTP handler.
@@ -136,11 +139,15 @@ func New(cfg Config) http.Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Server{cfg: cfg}
+	var reg prometheus.Registerer = prometheus.DefaultRegisterer
+	if cfg.Metrics != nil {
+		reg = cfg.Metrics
+	}
+	s := &Server{cfg: cfg, metrics: newMetrics(reg)}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(requestID(), accessLog(cfg.Log), recovery())
+	r.Use(requestID(), accessLog(cfg.Log), s.metrics.middleware(), recovery())
 	r.NoRoute(func(c *gin.Context) {
 		renderError(c, billing.Errorf(billing.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -186,7 +193,7 @@ func (s *Server) readyz() gin.HandlerFunc {
 	}
 }
 
-func (s *Server) metrics() gin.HandlerFunc {
+func (s *Server) metricsHandler() gin.HandlerFunc {
 	var h http.Handler = promhttp.Handler()
 	if s.cfg.Metrics != nil {
 		h = promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})

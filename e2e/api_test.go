@@ -62,6 +62,9 @@ func TestCustomerWalkthrough(t *testing.T) {
 			t.Errorf("GET %s: %d", path, r.Status)
 		}
 	}
+	if r := h.do("GET", "/metrics", "", nil); !strings.Contains(string(r.Body), `outcomebill_http_requests_total{method="POST",route="/v1/customers",status="201"}`) {
+		t.Errorf("/metrics lacks the request counter by route pattern")
+	}
 }
 
 // Every authenticated endpoint refuses a missing, malformed, unknown or revoked key with 401,

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -18,18 +20,30 @@ import (
 
 func newWorkerCmd() *cobra.Command {
 	var cfg config
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal worker and the outbox relay",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cfg.withServices(cmd.Context(), func(db *postgres.DB, tc client.Client, log *slog.Logger) error {
-				return runWorker(cmd.Context(), db, tc, prometheus.DefaultRegisterer, log)
+				g, ctx := errgroup.WithContext(cmd.Context())
+				if metricsAddr != "" {
+					ln, err := net.Listen("tcp", metricsAddr)
+					if err != nil {
+						return fmt.Errorf("metrics listener: %w", err)
+					}
+					g.Go(func() error { return serveHTTP(ctx, ln, promhttp.Handler(), log) })
+				}
+				g.Go(func() error { return runWorker(ctx, db, tc, prometheus.DefaultRegisterer, log) })
+				return g.Wait()
 			})
 		},
 	}
 	cfg.addDatabase(cmd)
 	cfg.addTemporal(cmd)
 	cfg.addLog(cmd)
+	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", envOr("OUTCOMEBILL_METRICS_LISTEN", "127.0.0.1:9091"),
+		"address of the worker's /metrics (outbox lag, Temporal worker); empty disables it (env OUTCOMEBILL_METRICS_LISTEN)")
 	return cmd
 }
 
