@@ -86,7 +86,7 @@ func dialTemporal(cfg config, log *slog.Logger) (client.Client, error) {
 
 func newAPI(db *postgres.DB, tc client.Client, log *slog.Logger) http.Handler {
 	return api.New(api.Config{
-		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db,
+		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db,
 		Ready: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "temporal", Ping: func(ctx context.Context) error {

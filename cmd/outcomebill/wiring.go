@@ -14,6 +14,7 @@ var (
 	_ api.ModelPriceStore   = (*postgres.DB)(nil)
 	_ api.KeyStore          = (*postgres.DB)(nil)
 	_ api.EventStore        = (*postgres.DB)(nil)
+	_ api.PlanStore         = (*postgres.DB)(nil)
 	_ api.TaskStore         = (*postgres.DB)(nil)
 	_ workflows.TaskStore   = (*postgres.DB)(nil)
 	_ workflows.OutboxStore = (*postgres.DB)(nil)

@@ -1,0 +1,94 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/outcomebill/outcomebill/billing"
+	"github.com/outcomebill/outcomebill/postgres/pgtest"
+)
+
+// BenchmarkRatePeriod rates a month of 100,000 billable tasks of one customer end to end: plan and
+// subscription lookup, outcome counts, baselines, credits, pricing. The goal of issue 5 is at least
+// 250,000 outcomes a second. with_cost_plus adds a cost_plus charge, which sums one usage event per
+// task.
+func BenchmarkRatePeriod(b *testing.B) {
+	const tasks = 100_000
+	db := pgtest.NewDB(b)
+	ctx := context.Background()
+	if _, _, err := db.CreateCustomer(ctx, billing.Customer{ID: "acme", Name: "Acme", Currency: "USD"}); err != nil {
+		b.Fatal(err)
+	}
+	for _, key := range []string{"support.ticket_resolved", "finance.invoice_reconciled", "code.pr_merged", "sales.lead_qualified"} {
+		if _, _, err := db.PutOutcomeType(ctx, billing.OutcomeType{Key: key, Name: key, DisputeWindow: time.Hour, TaskTimeout: time.Hour,
+			Baseline: billing.LaborBaseline{HumanMinutes: dec("12"), AnnualCost: usd("94000")}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, _, err := db.PutBaselineOverride(ctx, billing.BaselineOverride{CustomerID: "acme", OutcomeType: "finance.invoice_reconciled",
+		Baseline: billing.LaborBaseline{HumanMinutes: dec("45"), AnnualCost: usd("94000")}}); err != nil {
+		b.Fatal(err)
+	}
+	const prices = `{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "0.99"},
+		{"outcome_type": "finance.invoice_reconciled", "model": "labor_share", "share": "0.3", "floor": "5", "cap": "11"},
+		{"outcome_type": "code.pr_merged", "model": "graduated", "tiers": [{"up_to": "10000", "unit_amount": "2", "flat_amount": "0"},
+			{"up_to": null, "unit_amount": "1.5", "flat_amount": "0"}]},
+		{"outcome_type": "sales.lead_qualified", "model": "seat_equivalent", "outcomes_per_seat": "600", "seat_price": "30", "round_up_seats": true}`
+	for _, p := range []struct{ id, prices string }{
+		{"outcomes", prices},
+		{"resale", prices + `, {"model": "cost_plus", "markup": "0.2"}`},
+	} {
+		if _, _, err := db.CreatePlan(ctx, plan(b, p.id, `{"currency": "USD", "terms": {"platform_fee": "49.00", "urgent_multiplier": "1.5"}, "prices": [`+p.prices+`]}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, id := range []string{"g1", "g2"} {
+		if _, _, err := db.CreateCreditGrant(ctx, billing.CreditGrant{CustomerID: "acme", ID: id, Amount: usd("1000"), PricePaid: usd("900")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_, err := db.Pool.Exec(ctx, `
+		INSERT INTO tasks (task_id, customer_id, status, outcome_type, priority, status_at, outcome)
+		SELECT 't' || i, 'acme', 'billable',
+			(ARRAY['support.ticket_resolved', 'finance.invoice_reconciled', 'code.pr_merged', 'sales.lead_qualified'])[1 + i % 4],
+			CASE WHEN i % 10 = 0 THEN 'urgent' ELSE 'normal' END,
+			$1::timestamptz + i * interval '20 seconds',
+			CASE WHEN i % 7 = 0 THEN 'partial' ELSE 'succeeded' END
+		FROM generate_series(1, $2::int) i`, jan1, tasks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = db.Pool.Exec(ctx, `
+		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model, cost_usd)
+		SELECT 'e' || i, '\x00', 'task.usage', 'acme', 't' || i, $1::timestamptz, $1::timestamptz, '{}', 'some-model', 0.0123
+		FROM generate_series(1, $2::int) i`, jan1, tasks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+
+	for _, bc := range []struct{ name, plan string }{{"outcomes", "outcomes"}, {"with_cost_plus", "resale"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			if _, err := db.Pool.Exec(ctx, `DELETE FROM subscriptions`); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := db.CreateSubscription(ctx, billing.Subscription{CustomerID: "acme", PlanID: bc.plan, StartsAt: jan1}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				res, info, err := db.RatePeriod(ctx, "acme", jan1, feb1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if info.Tasks != tasks || !res.Total.IsPositive() {
+					b.Fatalf("rated %d tasks, total %s", info.Tasks, res.Total)
+				}
+			}
+			b.ReportMetric(float64(tasks)*float64(b.N)/b.Elapsed().Seconds(), "outcomes/s")
+		})
+	}
+}
