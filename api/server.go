@@ -73,9 +73,14 @@ type Config struct {
 	Events       EventStore
 	Plans        PlanStore
 	Tasks        TaskStore
-	Ready        []Check
-	Metrics      *prometheus.Registry // nil: the default registry
-	Log          *slog.Logger
+	Invoices     InvoiceStore
+	// InvoiceRunner starts invoice runs; InvoiceRuns reads them.
+	InvoiceRunner InvoiceRunStarter
+	InvoiceRuns   InvoiceRunStore
+	Economics     EconomicsStore
+	Ready         []Check
+	Metrics       *prometheus.Registry // nil: the default registry
+	Log           *slog.Logger
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -131,7 +136,7 @@ func routes() []route {
 		{"DELETE", "/v1/api-keys/:id", admin, "Revoke an API key", "", "APIKey", 200, (*Server).revokeAPIKey},
 		{"POST", "/v1/customers/:customer_id/viewer-keys", admin, "Create a customer viewer key", "ViewerKeyInput", "APIKeyCreated", 201, (*Server).createViewerKey},
 	}
-	return append(base, planRoutes()...)
+	return append(append(append(append(append(base, planRoutes()...), invoiceRunRoutes()...), meRoutes()...), invoiceRoutes()...), economicsRoutes()...)
 }
 
 // Handler returns the API's HTTP handler.
@@ -148,9 +153,7 @@ func New(cfg Config) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(requestID(), accessLog(cfg.Log), s.metrics.middleware(), recovery())
-	r.NoRoute(func(c *gin.Context) {
-		renderError(c, billing.Errorf(billing.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
-	})
+	r.NoRoute(s.noRoute()) // the dashboard for page loads outside /v1/ (web.go), else 404
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": errorBody{Code: billing.EINVALID, Message: "method not allowed on this path"}})
 	})

@@ -206,6 +206,23 @@ func (e *Event) decodeStarted(w wireEvent) error {
 		if t := bytes.TrimSpace(w.Metadata); len(t) == 0 || t[0] != '{' {
 			return Invalid("metadata", "must be a JSON object")
 		}
+		// transaction_amount is the one metadata key outcomebill reads (percentage charges take
+		// their share of it), so it is checked here rather than found wrong at invoice time.
+		var known struct {
+			TransactionAmount *json.RawMessage `json:"transaction_amount"`
+		}
+		if err := json.Unmarshal(w.Metadata, &known); err != nil {
+			return Invalid("metadata", "must be a JSON object")
+		}
+		if known.TransactionAmount != nil {
+			var amount string
+			if json.Unmarshal(*known.TransactionAmount, &amount) != nil {
+				return Invalid("metadata.transaction_amount", "must be a decimal string such as \"1250.00\"")
+			}
+			if d, err := money.ParseDecimal(amount); err != nil || d.IsNegative() {
+				return Invalid("metadata.transaction_amount", "must be a non-negative decimal string such as \"1250.00\"")
+			}
+		}
 		e.Metadata = w.Metadata
 	}
 	return nil

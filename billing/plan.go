@@ -52,7 +52,10 @@ func (p *Plan) Validate() error {
 	}
 	p.Pricing.Currency = cur
 	p.Pricing.PlanID, p.Pricing.Version = p.ID, p.Version
-	return PricingError("", p.Pricing.Validate())
+	if err := PricingError("", p.Pricing.Validate()); err != nil {
+		return err
+	}
+	return checkMeters("", p.Pricing.Prices)
 }
 
 // Fingerprint identifies the plan's content (name, currency, terms and prices), not its id,
@@ -191,6 +194,9 @@ func (o Overrides) Validate(v pricing.PlanVersion) error {
 	own := pricing.PlanVersion{Currency: v.Currency, Terms: o.Apply(pricing.PlanVersion{Terms: v.Terms}).Terms, Prices: o.Prices}
 	if err := own.Validate(); err != nil {
 		return PricingError("overrides.", err)
+	}
+	if err := checkMeters("overrides.", o.Prices); err != nil {
+		return err
 	}
 	merged := o.Apply(v)
 	return PricingError("overrides.", merged.Validate())

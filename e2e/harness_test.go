@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,8 +12,10 @@ import (
 	"testing"
 
 	"github.com/outcomebill/outcomebill/api"
+	"github.com/outcomebill/outcomebill/billing"
 	"github.com/outcomebill/outcomebill/postgres"
 	"github.com/outcomebill/outcomebill/postgres/pgtest"
+	"github.com/outcomebill/outcomebill/workflows"
 )
 
 // harness is an API server on its own migrated database.
@@ -21,18 +24,32 @@ type harness struct {
 	db    *postgres.DB
 	url   string
 	admin string // a key with every vendor scope
+	// runner starts invoice runs once runWorker has connected the harness to Temporal.
+	runner *lateRunner
+}
+
+// lateRunner lets the API be built before a test decides whether it needs Temporal.
+type lateRunner struct{ r *workflows.InvoiceRunner }
+
+func (l *lateRunner) StartInvoiceRun(ctx context.Context, customerID string, p billing.Period) (billing.InvoiceRun, error) {
+	if l.r == nil {
+		return billing.InvoiceRun{}, fmt.Errorf("this test did not start a worker")
+	}
+	return l.r.StartInvoiceRun(ctx, customerID, p)
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t)
+	runner := &lateRunner{}
 	srv := httptest.NewServer(api.New(api.Config{
-		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db,
+		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Invoices: db, Plans: db, Economics: db,
+		InvoiceRunner: runner, InvoiceRuns: db,
 		Ready: []api.Check{{Name: "postgres", Ping: db.Ping}},
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, db: db, url: srv.URL}
+	h := &harness{t: t, db: db, url: srv.URL, runner: runner}
 	h.admin = h.key("admin", "finance", "ingest")
 	return h
 }

@@ -28,16 +28,17 @@ func uniq() string {
 
 // runWorker runs a worker and the outbox relay for db on a task queue of the test's own, so that
 // tests sharing the Temporal server never pick up each other's workflows.
-func runWorker(t *testing.T, db *postgres.DB, addr string) {
+func runWorker(t *testing.T, h *harness, addr string) {
 	t.Helper()
+	db := h.db
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c, err := client.NewLazyClient(client.Options{HostPort: addr, Logger: quietTemporalLogger{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	queue := "test-" + uniq()
-	w := worker.New(c, queue, worker.Options{})
-	workflows.Register(w, &workflows.Activities{Store: db})
+	w := workflows.NewWorker(c, queue, db, worker.Options{})
+	h.runner.r = &workflows.InvoiceRunner{Client: c, Store: db, TaskQueue: queue}
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestEventsToBillableTasks(t *testing.T) {
 	addr := servicetest.TemporalAddress(t)
 	h := newHarness(t)
 	setupBilling(t, h, 0)
-	runWorker(t, h.db, addr)
+	runWorker(t, h, addr)
 	p := uniq()
 	now := time.Now().Add(-time.Hour)
 	ok, failed, late := p+"-ok", p+"-failed", p+"-late"
@@ -191,7 +192,7 @@ func TestDisputeInsideWindow(t *testing.T) {
 	addr := servicetest.TemporalAddress(t)
 	h := newHarness(t)
 	setupBilling(t, h, 3600)
-	runWorker(t, h.db, addr)
+	runWorker(t, h, addr)
 	p := uniq()
 	now := time.Now().Add(-time.Minute)
 	task := p + "-t"
@@ -224,7 +225,7 @@ func TestNoEventLostWhileTemporalIsDown(t *testing.T) {
 	t.Cleanup(func() { _ = tmp.Close() })
 	h := newHarness(t)
 	setupBilling(t, h, 0)
-	runWorker(t, h.db, tmp.Address())
+	runWorker(t, h, tmp.Address())
 	p := uniq()
 	now := time.Now().Add(-time.Hour)
 	send := func(n int, from int) {

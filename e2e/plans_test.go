@@ -2,26 +2,14 @@ package e2e_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/outcomebill/outcomebill/api"
-	"github.com/outcomebill/outcomebill/postgres/pgtest"
 )
 
-// newPlansHarness is newHarness with the plan store wired in.
+// newPlansHarness is the shared harness with an admin-only key, the scope plans need.
 func newPlansHarness(t *testing.T) *harness {
-	t.Helper()
-	db := pgtest.NewDB(t)
-	srv := httptest.NewServer(api.New(api.Config{
-		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	t.Cleanup(srv.Close)
-	h := &harness{t: t, db: db, url: srv.URL}
+	h := newHarness(t)
 	h.admin = h.key("admin")
 	return h
 }

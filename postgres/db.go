@@ -103,6 +103,13 @@ func interpretError(err error, kind, id string) error {
 	return fmt.Errorf("%s %s: %w", kind, id, err)
 }
 
+// retryable reports a serialization failure or deadlock, after which the transaction may simply
+// be run again.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
 // inTx runs fn in a transaction, committing when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db.Pool, fn)

@@ -16,9 +16,20 @@ import (
 // returns one result per event, in input order. Events whose id is already stored are duplicates
 // when their body is the same and conflicts otherwise; events naming an unknown customer or
 // outcome type, or a task that belongs to another customer, are rejected. Nothing of a rejected
-// event is written. A batch costs four round trips whatever its size: one pipelined batch of
-// look-ups, the insert, the duplicate check and the commit.
+// event is written. A batch costs five round trips whatever its size: one pipelined batch of
+// look-ups, one that claims the batch's tasks, the insert, the duplicate check and the commit.
 func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
+	for attempt := 1; ; attempt++ {
+		results, err := db.ingest(ctx, batch)
+		// Rows are locked in a fixed order (tasks by id, then events by id), so deadlocks should not
+		// happen; should one anyway, the whole batch is simply tried again.
+		if err == nil || attempt == 3 || !retryable(err) {
+			return results, err
+		}
+	}
+}
+
+func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
 	results := make([]billing.IngestResult, len(batch))
 	for i, in := range batch {
 		results[i] = billing.IngestResult{ID: in.Event.ID, Status: billing.IngestAccepted}
@@ -39,10 +50,6 @@ func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) (
 			return err
 		}
 		var rows []int // indexes of events to insert
-		taskOwner := map[string]string{}
-		for task, owner := range known.taskOwner {
-			taskOwner[task] = owner
-		}
 		for i, in := range batch {
 			if results[i].Status != billing.IngestAccepted {
 				continue
@@ -56,18 +63,27 @@ func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) (
 				results[i] = rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType))
 				continue
 			}
-			if owner, ok := taskOwner[e.TaskID]; ok && owner != e.CustomerID {
+			rows = append(rows, i)
+		}
+		owners, fresh, err := claimTasks(ctx, tx, batch, rows, now)
+		if err != nil {
+			return err
+		}
+		kept := rows[:0]
+		for _, i := range rows {
+			e := batch[i].Event
+			if owners[e.TaskID] != e.CustomerID {
 				results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
 					Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)})
 				continue
 			}
-			taskOwner[e.TaskID] = e.CustomerID
-			rows = append(rows, i)
+			kept = append(kept, i)
 		}
+		rows = kept
 		// Sorted by id so that concurrent batches carrying the same events lock them in the same
 		// order and never deadlock.
 		sort.Slice(rows, func(a, b int) bool { return batch[rows[a]].Event.ID < batch[rows[b]].Event.ID })
-		inserted, err := insertEvents(ctx, tx, batch, rows, known.prices, now)
+		inserted, err := insertEvents(ctx, tx, batch, rows, fresh, known.prices, now)
 		if err != nil {
 			return err
 		}
@@ -110,6 +126,46 @@ func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) (
 	return results, nil
 }
 
+// claimTasks creates the batch's tasks that do not exist yet — in task id order, so concurrent
+// batches lock them in the same order — and then reads every one's owner. The read is a statement
+// of its own so that it sees a task another batch created while this one waited for it: the
+// first batch to create a task decides its customer. fresh holds the tasks this batch created.
+func claimTasks(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, now time.Time) (owners map[string]string, fresh map[string]bool, err error) {
+	owner := map[string]string{} // first customer named for each task in the batch
+	for _, i := range rows {
+		e := batch[i].Event
+		if _, ok := owner[e.TaskID]; !ok {
+			owner[e.TaskID] = e.CustomerID
+		}
+	}
+	taskIDs := make([]string, 0, len(owner))
+	for t := range owner {
+		taskIDs = append(taskIDs, t)
+	}
+	sort.Strings(taskIDs)
+	customers := make([]string, len(taskIDs))
+	for k, t := range taskIDs {
+		customers[k] = owner[t]
+	}
+	owners, fresh = map[string]string{}, map[string]bool{}
+	if len(taskIDs) == 0 {
+		return owners, fresh, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
+		SELECT t, c, $3, $3 FROM unnest($1::text[], $2::text[]) AS u(t, c) ORDER BY t
+		ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, taskIDs, customers, now).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(t, _ string) { fresh[t] = true })
+	})
+	b.Queue(`SELECT task_id, customer_id FROM tasks WHERE task_id = ANY($1)`, taskIDs).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(t, c string) { owners[t] = c })
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	return owners, fresh, nil
+}
+
 func repeatResult(e, earlier billing.Event) billing.IngestResult {
 	if e.Fingerprint == earlier.Fingerprint {
 		return billing.IngestResult{ID: e.ID, Status: billing.IngestDuplicate}
@@ -125,16 +181,15 @@ func rejected(id string, err *billing.Error) billing.IngestResult {
 type batchLookups struct {
 	customers    map[string]bool
 	outcomeTypes map[string]bool
-	taskOwner    map[string]string
 	prices       map[string][]billing.ModelPrice // by model, sorted by effective_from
 }
 
 // lookupBatch fetches in one pipelined round trip what validating a batch needs from the database.
 func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) (batchLookups, error) {
-	customers, outcomeTypes, tasks, models := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	customers, outcomeTypes, models := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, in := range batch {
 		e := in.Event
-		customers[e.CustomerID], tasks[e.TaskID] = true, true
+		customers[e.CustomerID] = true
 		if e.OutcomeType != "" {
 			outcomeTypes[e.OutcomeType] = true
 		}
@@ -142,17 +197,13 @@ func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) 
 			models[e.Model] = true
 		}
 	}
-	out := batchLookups{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, taskOwner: map[string]string{},
-		prices: map[string][]billing.ModelPrice{}}
+	out := batchLookups{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, prices: map[string][]billing.ModelPrice{}}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT id FROM customers WHERE id = ANY($1)`, keys(customers)).Query(func(rows pgx.Rows) error {
 		return collectInto(rows, func(id string, _ string) { out.customers[id] = true })
 	})
 	b.Queue(`SELECT key FROM outcome_types WHERE key = ANY($1)`, keys(outcomeTypes)).Query(func(rows pgx.Rows) error {
 		return collectInto(rows, func(k string, _ string) { out.outcomeTypes[k] = true })
-	})
-	b.Queue(`SELECT task_id, customer_id FROM tasks WHERE task_id = ANY($1)`, keys(tasks)).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(task, customer string) { out.taskOwner[task] = customer })
 	})
 	b.Queue(`SELECT `+modelPriceColumns+` FROM model_prices WHERE model = ANY($1) ORDER BY model, effective_from, origin`,
 		keys(models)).Query(func(rows pgx.Rows) error {
@@ -200,7 +251,7 @@ func keys(m map[string]bool) []string {
 
 // insertEvents writes the events at rows, their tasks (if new) and their outbox rows in one
 // statement, and returns the ids it inserted: an id already stored is skipped, not overwritten.
-func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
+func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
 	n := len(rows)
 	if n == 0 {
 		return map[string]bool{}, nil
@@ -233,22 +284,17 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 			cost[k] = decimal.NullDecimal{Decimal: p.Cost(t), Valid: true}
 		}
 	}
-	// Tasks first (their rows are what events refer to), then events, then outbox rows — all in
-	// one statement, one round trip. Usage events get an outbox row only when they open a task:
-	// the workflow's state does not depend on usage (cost is summed here, in SQL), and every
-	// signal it is spared keeps a task's history four events shorter. A usage event that opens a
-	// task still goes out, so that the task's timeout starts.
+	// Events, then outbox rows, in one statement. Usage events get an outbox row only when they
+	// open a task (one of fresh, created by this batch): the workflow's state does not depend on
+	// usage (cost is summed here, in SQL), and every signal it is spared keeps a task's history
+	// four events shorter. A usage event that opens a task still goes out, so that its timeout
+	// starts.
 	r, err := tx.Query(ctx, `
 		WITH incoming AS (
 			SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 				$7::jsonb[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::numeric[])
 				WITH ORDINALITY AS t(id, fingerprint, type, customer_id, task_id, occurred_at, body, model,
 					input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd, ord)
-		), new_tasks AS (
-			INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
-			SELECT DISTINCT ON (task_id) task_id, customer_id, $15::timestamptz, $15::timestamptz FROM incoming ORDER BY task_id
-			ON CONFLICT (task_id) DO NOTHING
-			RETURNING task_id
 		), ins AS (
 			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
 				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
@@ -260,10 +306,10 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 		), box AS (
 			INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
 			SELECT id, task_id, customer_id, $15, $15 FROM ins
-			WHERE type <> 'task.usage' OR task_id IN (SELECT task_id FROM new_tasks)
+			WHERE type <> 'task.usage' OR task_id = ANY($16)
 		)
 		SELECT id FROM ins`,
-		ids, fps, types, customers, tasks, at, bodies, models, in, cin, cw, re, out, cost, now)
+		ids, fps, types, customers, tasks, at, bodies, models, in, cin, cw, re, out, cost, now, keys(fresh))
 	if err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
 	}

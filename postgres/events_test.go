@@ -34,14 +34,20 @@ var eventClock = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func incoming(t testing.TB, fields map[string]any) billing.IncomingEvent {
 	t.Helper()
+	return incomingAt(t, eventClock, fields)
+}
+
+// incomingAt is incoming for an event that occurred at at (unless fields say otherwise).
+func incomingAt(t testing.TB, at time.Time, fields map[string]any) billing.IncomingEvent {
+	t.Helper()
 	if _, ok := fields["occurred_at"]; !ok {
-		fields["occurred_at"] = eventClock.Format(time.RFC3339)
+		fields["occurred_at"] = at.Format(time.RFC3339)
 	}
 	raw, err := json.Marshal(fields)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := billing.DecodeEvent(raw, eventClock.Add(time.Hour))
+	e, err := billing.DecodeEvent(raw, time.Now())
 	if err != nil {
 		t.Fatalf("decode %s: %v", raw, err)
 	}

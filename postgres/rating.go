@@ -61,13 +61,17 @@ func ratePeriod(ctx context.Context, tx pgx.Tx, customerID string, from, to time
 			billing.PricingError("", err))
 	}
 	laborTypes := map[string]bool{}
-	needCost := false
+	needCost, needMeters, needTransactions := false, false, false
 	for _, c := range v.Prices {
-		switch c.Model {
-		case pricing.ModelLaborShare:
+		switch {
+		case c.Model == pricing.ModelLaborShare:
 			laborTypes[c.OutcomeType] = true
-		case pricing.ModelCostPlus:
+		case c.Model == pricing.ModelCostPlus:
 			needCost = true
+		case c.Model == pricing.ModelPercentage:
+			needTransactions = true
+		case c.Meter != "":
+			needMeters = true
 		}
 	}
 
@@ -99,6 +103,16 @@ func ratePeriod(ctx context.Context, tx pgx.Tx, customerID string, from, to time
 			}
 		}
 		if err := addCost(ctx, tx, rater, customerID, from, to, &info); err != nil {
+			return pricing.Result{}, info, err
+		}
+	}
+	if needMeters {
+		if err := addMeters(ctx, tx, rater, customerID, from, to); err != nil {
+			return pricing.Result{}, info, err
+		}
+	}
+	if needTransactions {
+		if err := addTransactions(ctx, tx, rater, customerID, from, to); err != nil {
 			return pricing.Result{}, info, err
 		}
 	}
@@ -270,6 +284,68 @@ func addCost(ctx context.Context, tx pgx.Tx, r *pricing.Rater, customerID string
 		}
 		info.UnpricedUsage += unpriced
 		if err := r.AddCost(outcomeType, usd); err != nil {
+			return billing.PricingError("", err)
+		}
+	}
+	return rows.Err()
+}
+
+// addMeters measures billing.Meters over the usage events that occurred in [from, to), for all of
+// the customer's tasks. The index events_customer_time keeps this to the period's rows.
+func addMeters(ctx context.Context, tx pgx.Tx, r *pricing.Rater, customerID string, from, to time.Time) error {
+	var in, cin, cw, re, out, n int64
+	var cost decimal.Decimal
+	err := tx.QueryRow(ctx, `
+		SELECT COALESCE(sum(input_tokens), 0), COALESCE(sum(cached_input_tokens), 0), COALESCE(sum(cache_write_tokens), 0),
+			COALESCE(sum(reasoning_tokens), 0), COALESCE(sum(output_tokens), 0), COALESCE(sum(cost_usd), 0), count(*)
+		FROM events WHERE customer_id = $1 AND type = 'task.usage' AND occurred_at >= $2 AND occurred_at < $3`,
+		customerID, from, to).Scan(&in, &cin, &cw, &re, &out, &cost, &n)
+	if err != nil {
+		return fmt.Errorf("meters: %w", err)
+	}
+	for name, q := range map[string]decimal.Decimal{
+		"tokens":              decimal.NewFromInt(in + cin + cw + re + out),
+		"tokens.input":        decimal.NewFromInt(in),
+		"tokens.cached_input": decimal.NewFromInt(cin),
+		"tokens.cache_write":  decimal.NewFromInt(cw),
+		"tokens.reasoning":    decimal.NewFromInt(re),
+		"tokens.output":       decimal.NewFromInt(out),
+		"cost_usd":            cost,
+		"usage_events":        decimal.NewFromInt(n),
+	} {
+		if err := r.AddMeter(name, q); err != nil {
+			return billing.PricingError("", err)
+		}
+	}
+	return nil
+}
+
+// addTransactions feeds percentage charges the transaction amounts the period's billable tasks
+// carry in task.started's metadata.transaction_amount.
+func addTransactions(ctx context.Context, tx pgx.Tx, r *pricing.Rater, customerID string, from, to time.Time) error {
+	rows, err := tx.Query(ctx, `
+		SELECT e.body->'metadata'->>'transaction_amount'
+		FROM tasks t JOIN events e ON e.task_id = t.task_id AND e.type = 'task.started'
+		WHERE t.customer_id = $1 AND t.status = 'billable' AND t.status_at >= $2 AND t.status_at < $3
+			AND e.body->'metadata' ? 'transaction_amount'
+		ORDER BY t.task_id`, customerID, from, to)
+	if err != nil {
+		return fmt.Errorf("transactions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var raw *string
+		if err := rows.Scan(&raw); err != nil {
+			return fmt.Errorf("transactions: %w", err)
+		}
+		if raw == nil {
+			continue
+		}
+		amount, err := money.ParseDecimal(*raw) // the event decoder let only decimal strings in
+		if err != nil {
+			return fmt.Errorf("transactions: %w", err)
+		}
+		if err := r.AddTransaction("transaction_amount", amount); err != nil {
 			return billing.PricingError("", err)
 		}
 	}

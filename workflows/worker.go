@@ -15,16 +15,33 @@ type Registry interface {
 	RegisterActivity(a any)
 }
 
-// Register registers the workflows and the activities of acts on r.
+// Register registers the task workflow and the activities of acts on r.
 func Register(r Registry, acts *Activities) {
 	r.RegisterWorkflowWithOptions(TaskWorkflow, workflow.RegisterOptions{Name: TaskWorkflowName})
 	r.RegisterActivity(acts)
 }
 
-// NewWorker returns a worker on TaskQueue with everything registered; the caller starts it
-// (Run or Start) and runs the Relay next to it.
-func NewWorker(c client.Client, store TaskStore, opts worker.Options) worker.Worker {
-	w := worker.New(c, TaskQueue, opts)
+// RegisterInvoices registers the invoice workflows and their activities on r.
+func RegisterInvoices(r Registry, acts *InvoiceActivities) {
+	r.RegisterWorkflowWithOptions(InvoiceRunWorkflow, workflow.RegisterOptions{Name: InvoiceRunWorkflowName})
+	r.RegisterWorkflowWithOptions(PeriodCloseWorkflow, workflow.RegisterOptions{Name: PeriodCloseWorkflowName})
+	r.RegisterActivity(acts)
+}
+
+// Store is everything the worker's activities need.
+type Store interface {
+	TaskStore
+	InvoiceStore
+}
+
+// NewWorker returns a worker on queue (TaskQueue when empty) with every workflow and activity
+// registered; the caller starts it and runs the Relay and the Scheduler next to it.
+func NewWorker(c client.Client, queue string, store Store, opts worker.Options) worker.Worker {
+	if queue == "" {
+		queue = TaskQueue
+	}
+	w := worker.New(c, queue, opts)
 	Register(w, &Activities{Store: store})
+	RegisterInvoices(w, &InvoiceActivities{Store: store})
 	return w
 }

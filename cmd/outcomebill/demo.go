@@ -13,6 +13,8 @@ import (
 	"github.com/outcomebill/outcomebill/billing"
 	"github.com/outcomebill/outcomebill/money"
 	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/pricing"
+	"github.com/outcomebill/outcomebill/workflows"
 )
 
 // The demo: three customers of an AI vendor, three kinds of agent work with their human
@@ -57,6 +59,9 @@ func seedDemo(ctx context.Context, db *postgres.DB, log *slog.Logger) error {
 	// Globex's reconciliations are done by a pricier team than the default baseline.
 	if _, _, err := db.PutBaselineOverride(ctx, billing.BaselineOverride{CustomerID: "globex", OutcomeType: "finance.invoice_reconciled",
 		Baseline: billing.LaborBaseline{HumanMinutes: decimal.NewFromInt(25), AnnualCost: money.New(decimal.NewFromInt(78000), "EUR")}}); err != nil {
+		return err
+	}
+	if err := seedDemoPlans(ctx, db); err != nil {
 		return err
 	}
 	batch, err := demoEvents(time.Now().UTC())
@@ -143,4 +148,115 @@ func demoEvents(now time.Time) ([]billing.IncomingEvent, error) {
 		}
 	}
 	return out, nil
+}
+
+// demoPlans prices the demo customers' work: outcome prices against the human baseline, a seat
+// equivalent for code, an urgent surcharge and a platform fee, each in the customer's currency.
+var demoPlans = []struct {
+	id, name, customer, pricing string
+}{
+	{"outcomes-usd", "Outcomes (USD)", "acme", `{"currency": "USD",
+		"terms": {"platform_fee": "49.00", "urgent_multiplier": "1.5"},
+		"prices": [
+			{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "0.99"},
+			{"outcome_type": "finance.invoice_reconciled", "model": "labor_share", "share": "0.3", "floor": "2.00", "cap": "8.00"},
+			{"outcome_type": "code.pr_merged", "model": "per_outcome", "unit_amount": "12.00"}]}`},
+	{"outcomes-eur", "Outcomes (EUR)", "globex", `{"currency": "EUR",
+		"terms": {"platform_fee": "45.00"},
+		"prices": [
+			{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "0.90"},
+			{"outcome_type": "finance.invoice_reconciled", "model": "labor_share", "share": "0.25", "floor": "1.50", "cap": "7.00"},
+			{"outcome_type": "code.pr_merged", "model": "per_outcome", "unit_amount": "11.00"}]}`},
+	{"seats-jpy", "Seat equivalents (JPY)", "initech", `{"currency": "JPY",
+		"terms": {"minimum_commitment": "20000"},
+		"prices": [
+			{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "150"},
+			{"outcome_type": "finance.invoice_reconciled", "model": "per_outcome", "unit_amount": "300"},
+			{"outcome_type": "code.pr_merged", "model": "seat_equivalent", "outcomes_per_seat": "40", "seat_price": "90000", "round_up_seats": true}]}`},
+}
+
+func seedDemoPlans(ctx context.Context, db *postgres.DB) error {
+	for _, p := range demoPlans {
+		var v pricing.PlanVersion
+		if err := json.Unmarshal([]byte(p.pricing), &v); err != nil {
+			return fmt.Errorf("demo plan %s: %w", p.id, err)
+		}
+		if _, _, err := db.CreatePlan(ctx, billing.Plan{ID: p.id, Name: p.name, Pricing: v}); err != nil {
+			return fmt.Errorf("demo plan %s: %w", p.id, err)
+		}
+		if _, _, err := db.CreateSubscription(ctx, billing.Subscription{CustomerID: p.customer, PlanID: p.id,
+			StartsAt: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+			return fmt.Errorf("demo subscription %s: %w", p.customer, err)
+		}
+	}
+	// Acme bought prepaid outcomes: 100 USD of credit for 90, good for a year from the demo's epoch.
+	_, _, err := db.CreateCreditGrant(ctx, billing.CreditGrant{CustomerID: "acme", ID: "demo-prepaid",
+		Amount: money.New(decimal.NewFromInt(100), "USD"), PricePaid: money.New(decimal.NewFromInt(90), "USD"),
+		ExpiresAt: time.Now().UTC().Truncate(24*time.Hour).AddDate(1, 0, 0)})
+	return err
+}
+
+// demoInvoices bills the demo customers' last two closed periods once their tasks have settled:
+// the older invoice is finalized (it gets a number), the newer stays a draft for review.
+func demoInvoices(ctx context.Context, db *postgres.DB, runner *workflows.InvoiceRunner, log *slog.Logger) error {
+	// The demo's events reach their workflows through the outbox; wait for it to drain.
+	for {
+		var waiting int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&waiting); err != nil {
+			return err
+		}
+		if waiting == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	now := time.Now()
+	for _, c := range demoCustomers {
+		loc, err := billing.LoadLocation(c.Timezone)
+		if err != nil {
+			return err
+		}
+		latest := billing.LastClosedPeriod(now, loc, c.AnchorDay, 0)
+		for _, p := range []billing.Period{latest.Previous(loc), latest} {
+			run, err := runner.StartInvoiceRun(ctx, c.ID, p)
+			if err != nil {
+				return err
+			}
+			inv, err := waitForDraft(ctx, db, run.ID)
+			if err != nil {
+				return err
+			}
+			if p != latest && inv != "" {
+				if _, err := db.FinalizeInvoice(ctx, inv); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	log.Info("demo invoices ready", "customers", len(demoCustomers))
+	return nil
+}
+
+func waitForDraft(ctx context.Context, db *postgres.DB, runID string) (string, error) {
+	for {
+		run, err := db.InvoiceRun(ctx, runID)
+		if err != nil {
+			return "", err
+		}
+		switch run.Status {
+		case billing.RunDrafted, billing.RunFinalized:
+			return run.InvoiceID, nil
+		case billing.RunFailed:
+			return "", fmt.Errorf("invoice run %s failed: %s", runID, run.Error)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/outcomebill/outcomebill/billing"
 	"github.com/outcomebill/outcomebill/internal/devenv"
 	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/workflows"
 )
 
 func newDevCmd() *cobra.Command {
@@ -78,12 +80,21 @@ func runDev(ctx context.Context, stateDir, listen string, demo, ui bool) error {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(db, tc, log), log) })
-	g.Go(func() error { return runWorker(gctx, db, tc, prometheus.DefaultRegisterer, log) })
+	cfg := config{grace: billing.DefaultGracePeriod}
+	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, db, tc, log), log) })
+	g.Go(func() error { return runWorker(gctx, cfg, db, tc, prometheus.DefaultRegisterer, log) })
 	if demo {
 		if err := seedDemo(ctx, db, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
+		runner := &workflows.InvoiceRunner{Client: tc, Store: db}
+		g.Go(func() error {
+			// Invoices need settled tasks; they are built in the background so the API is usable at once.
+			if err := demoInvoices(gctx, db, runner, log); err != nil && gctx.Err() == nil {
+				log.Warn("demo invoices", "error", err)
+			}
+			return nil
+		})
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(os.Stdout, `

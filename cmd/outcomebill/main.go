@@ -12,8 +12,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/outcomebill/outcomebill/billing"
 )
 
 func main() {
@@ -32,7 +35,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newWorkerCmd(), newMigrateCmd(), newKeysCmd(), newDevCmd(), newTestenvCmd())
+	root.AddCommand(newServeCmd(), newWorkerCmd(), newMigrateCmd(), newKeysCmd(), newDevCmd(), newTestenvCmd(), newLoadgenCmd())
 	return root
 }
 
@@ -44,6 +47,9 @@ type config struct {
 	namespace       string
 	listen          string
 	logFormat       string
+	// billing
+	grace        time.Duration
+	autoFinalize time.Duration
 }
 
 func (c *config) addDatabase(cmd *cobra.Command) {
@@ -56,6 +62,24 @@ func (c *config) addTemporal(cmd *cobra.Command) {
 		"Temporal frontend host:port (env OUTCOMEBILL_TEMPORAL_ADDRESS)")
 	cmd.Flags().StringVar(&c.namespace, "temporal-namespace", envOr("OUTCOMEBILL_TEMPORAL_NAMESPACE", "default"),
 		"Temporal namespace (env OUTCOMEBILL_TEMPORAL_NAMESPACE)")
+}
+
+// addBilling adds the invoicing settings serve and worker share.
+func (c *config) addBilling(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&c.grace, "grace", envDuration("OUTCOMEBILL_GRACE", billing.DefaultGracePeriod),
+		"how long after a period ends late events may still land in it before its draft is built (env OUTCOMEBILL_GRACE)")
+	cmd.Flags().DurationVar(&c.autoFinalize, "auto-finalize-after", envDuration("OUTCOMEBILL_AUTO_FINALIZE_AFTER", 0),
+		"review window after which a draft is finalized automatically; 0 leaves it to finance (env OUTCOMEBILL_AUTO_FINALIZE_AFTER)")
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+		fmt.Fprintf(os.Stderr, "outcomebill: ignoring %s=%q: not a duration such as 24h\n", name, v)
+	}
+	return def
 }
 
 func (c *config) addLog(cmd *cobra.Command) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/outcomebill/outcomebill/api"
 	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/workflows"
 )
 
 func newServeCmd() *cobra.Command {
@@ -27,13 +28,14 @@ func newServeCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return serveHTTP(cmd.Context(), ln, newAPI(db, tc, log), log)
+				return serveHTTP(cmd.Context(), ln, newAPI(cfg, db, tc, log), log)
 			})
 		},
 	}
 	cfg.addDatabase(cmd)
 	cfg.addTemporal(cmd)
 	cfg.addLog(cmd)
+	cfg.addBilling(cmd)
 	cmd.Flags().StringVar(&cfg.listen, "listen", envOr("OUTCOMEBILL_LISTEN", "127.0.0.1:8080"), "address to listen on (env OUTCOMEBILL_LISTEN)")
 	return cmd
 }
@@ -84,9 +86,11 @@ func dialTemporal(cfg config, log *slog.Logger) (client.Client, error) {
 	return c, nil
 }
 
-func newAPI(db *postgres.DB, tc client.Client, log *slog.Logger) http.Handler {
+func newAPI(cfg config, db *postgres.DB, tc client.Client, log *slog.Logger) http.Handler {
 	return api.New(api.Config{
-		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db,
+		InvoiceRunner: &workflows.InvoiceRunner{Client: tc, Store: db, AutoFinalizeAfter: cfg.autoFinalize},
+		InvoiceRuns:   db,
+		Customers:     db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db, Invoices: db, Economics: db,
 		Ready: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "temporal", Ping: func(ctx context.Context) error {

@@ -34,7 +34,7 @@ func newWorkerCmd() *cobra.Command {
 					}
 					g.Go(func() error { return serveHTTP(ctx, ln, promhttp.Handler(), log) })
 				}
-				g.Go(func() error { return runWorker(ctx, db, tc, prometheus.DefaultRegisterer, log) })
+				g.Go(func() error { return runWorker(ctx, cfg, db, tc, prometheus.DefaultRegisterer, log) })
 				return g.Wait()
 			})
 		},
@@ -42,6 +42,7 @@ func newWorkerCmd() *cobra.Command {
 	cfg.addDatabase(cmd)
 	cfg.addTemporal(cmd)
 	cfg.addLog(cmd)
+	cfg.addBilling(cmd)
 	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", envOr("OUTCOMEBILL_METRICS_LISTEN", "127.0.0.1:9091"),
 		"address of the worker's /metrics (outbox lag, Temporal worker); empty disables it (env OUTCOMEBILL_METRICS_LISTEN)")
 	return cmd
@@ -54,16 +55,18 @@ var outboxLag = prometheus.NewGauge(prometheus.GaugeOpts{
 	Help: "Seconds the oldest undelivered outbox event has waited.",
 })
 
-// runWorker runs the Temporal worker and the outbox relay until ctx ends. The relay keeps going
-// while Temporal is down (it retries with backoff); the worker reconnects by itself.
-func runWorker(ctx context.Context, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
+// runWorker runs the Temporal worker, the outbox relay and the invoice scheduler until ctx ends.
+// The relay and the scheduler keep going while Temporal is down (they retry); the worker
+// reconnects by itself.
+func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
 	if err := reg.Register(outboxLag); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if !errors.As(err, &are) {
 			return err
 		}
 	}
-	w := workflows.NewWorker(tc, db, worker.Options{})
+	w := workflows.NewWorker(tc, "", db, worker.Options{})
+	sched := &workflows.Scheduler{Client: tc, Store: db, Grace: cfg.grace, AutoFinalizeAfter: cfg.autoFinalize, Logger: log}
 	relay := &workflows.Relay{Temporal: tc, Store: db, Logger: log, Lag: outboxLag}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -75,12 +78,14 @@ func runWorker(ctx context.Context, db *postgres.DB, tc client.Client, reg prome
 		w.Stop()
 		return nil
 	})
-	g.Go(func() error {
-		err := relay.Run(ctx)
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
-		return err
-	})
+	g.Go(func() error { return ignoreCanceled(relay.Run(ctx)) })
+	g.Go(func() error { return ignoreCanceled(sched.Run(ctx)) })
 	return g.Wait()
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
