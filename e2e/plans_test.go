@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"testing"
-
 )
 
 // newPlansHarness is the shared harness with an admin-only key, the scope plans need.

@@ -122,7 +122,7 @@ func (s *Scheduler) ensure(ctx context.Context, c billing.Customer) error {
 	_, err := s.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID: id, Spec: s.spec(c), Action: action,
 		Overlap:       enums.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL, // each fire closes its own period
-		CatchupWindow: 7 * 24 * time.Hour,                     // a week's outage still bills the period
+		CatchupWindow: 7 * 24 * time.Hour,                      // a week's outage still bills the period
 		Note:          "invoice runs of customer " + c.ID,
 	})
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
