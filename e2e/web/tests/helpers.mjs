@@ -101,10 +101,17 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 }
 
-/** noHorizontalScroll: the page fits 1280 px without a sideways scrollbar. */
+/**
+ * assertFits: at 1280×800 the page has no sideways scrollbar and no table needs one either (a
+ * table scrolls inside its box on narrower screens, but at this width every column must show).
+ */
 export async function assertFits(t, page, assert) {
   const w = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(w <= VIEWPORT.width, `${page.url()} is ${w}px wide, more than ${VIEWPORT.width}`);
+  const cut = await page.$$eval('main .table-wrap', (els) => els
+    .filter((e) => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    .map((e) => `${e.querySelector('caption')?.textContent}: ${e.scrollWidth} > ${e.clientWidth}`));
+  assert.deepEqual(cut, [], `tables wider than their box on ${page.url()}`);
 }
 
 /** assertClean checks that nothing went wrong on the page and no key reached a URL. */

@@ -19,7 +19,8 @@ export function chart(title, config) {
   const data = h('details', { class: 'chart-data' }, h('summary', {}, 'Show the numbers'),
     table(title, [{ label: config.xLabel || '', value: (r) => r.label },
       ...config.datasets.map((d, j) => ({ label: d.label, value: (r) => (r.values[j] === null || r.values[j] === undefined ? '—' : fmt(r.values[j])), class: 'num' }))], rows));
-  const fig = h('figure', { class: 'chart' }, h('figcaption', {}, title), h('div', { class: 'chart-box' }, canvas), data);
+  const fig = h('figure', { class: 'chart' }, h('figcaption', {}, title), h('div', { class: 'chart-box' }, canvas),
+    config.note ? h('p', { class: 'chart-note' }, config.note) : null, data);
   // Draw once the figure is in the document, so that Chart.js can measure it.
   queueMicrotask(() => requestAnimationFrame(() => draw(canvas, config, fmt)));
   return fig;
@@ -35,7 +36,8 @@ function draw(canvas, config, fmt) {
   const datasets = config.datasets.map((d, i) => ({
     borderColor: palette[i % palette.length],
     backgroundColor: config.type === 'line' ? `${palette[i % palette.length]}33` : palette[i % palette.length],
-    borderWidth: 2, pointRadius: 3, tension: 0.25, spanGaps: true, ...d,
+    borderWidth: 2, pointRadius: 3, tension: 0, spanGaps: true, ...d,
+    ...(Array.isArray(d.backgroundColor) ? { borderColor: d.backgroundColor } : {}),
   }));
   const c = new Chart(canvas, {
     type: config.type || 'bar',
@@ -44,7 +46,7 @@ function draw(canvas, config, fmt) {
       responsive: true, maintainAspectRatio: false, animation: false,
       interaction: { mode: 'index', intersect: false },
       plugins: {
-        legend: { position: 'bottom', labels: { boxWidth: 12 } },
+        legend: { display: config.datasets.length > 1, position: 'bottom', labels: { boxWidth: 12 } },
         tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmt(ctx.parsed.y)}` } },
       },
       scales: {

@@ -71,11 +71,15 @@ export function datetime(v) {
   return Number.isNaN(d.getTime()) ? String(v) : `${timeFmt.format(d).replace(',', '')} UTC`;
 }
 
-/** period shows [start, end) as the inclusive dates it covers. */
+/**
+ * period shows a billing period [start, end) as the local dates it covers. Both ends are midnight
+ * in the customer's billing timezone; 13 hours later is the same calendar date in UTC for every
+ * zone from UTC−11 to UTC+13, so the dates come out right without knowing the zone.
+ */
 export function period(start, end) {
   if (!start || !end) return '—';
-  const e = new Date(new Date(end).getTime() - 1);
-  return `${date(start)} – ${date(e)}`;
+  const local = (t) => new Date(new Date(t).getTime() + 13 * 3600000);
+  return `${date(local(start))} – ${date(new Date(local(end).getTime() - 86400000))}`;
 }
 
 /** isoDay is YYYY-MM-DD of a Date in UTC. */

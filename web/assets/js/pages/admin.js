@@ -43,8 +43,8 @@ export async function outcomeTypesPage({ view }) {
     table('Outcome types', [
       { label: 'Outcome type', value: (o) => [h('code', {}, o.outcome_type), h('div', { class: 'muted' }, o.name || '')] },
       { label: 'Human minutes', value: (o) => f.group(o.baseline?.human_minutes), class: 'num' },
-      { label: 'Burdened annual cost', value: (o) => f.money(o.baseline?.annual_cost), class: 'num' },
-      { label: 'Productive h/yr', value: (o) => f.group(o.baseline?.productive_hours), class: 'num' },
+      { label: 'Burdened annual cost', value: (o) => [f.money(o.baseline?.annual_cost),
+        h('div', { class: 'muted small' }, `over ${f.group(o.baseline?.productive_hours)} productive h`)], class: 'num' },
       { label: 'Hourly rate', value: (o) => f.money(o.baseline?.hourly_rate), class: 'num' },
       { label: 'Labor cost / task', value: (o) => f.money(o.baseline?.task_cost), class: 'num' },
       { label: 'Dispute window', value: (o) => duration(o.dispute_window_seconds), class: 'num' },

@@ -47,6 +47,9 @@ const percent = (v) => (isNil(v) ? '—' : `${Number(v).toFixed(1)}%`);
 const round2 = (v) => (v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100);
 const notes = (list) => (list || []).map((n) => notice('warn', n));
 
+/** marginCell is a gross margin with its percentage of revenue under it. */
+const marginCell = (x) => [f.money(x.gross_margin), h('div', { class: 'muted small' }, isNil(x.margin_percent) ? 'no revenue' : percent(x.margin_percent))];
+
 function missing(view, title, what) {
   clear(view, h('h1', {}, title), notice('info', `This server does not serve ${what} yet.`));
 }
@@ -118,10 +121,9 @@ export async function economicsPage({ view, query, app }) {
       { label: 'Customer', value: (x) => link(`/economics/customers/${encodeURIComponent(x.customer_id)}${qs({ from, to })}`, name(x.customer_id), { class: 'strong' }) },
       { label: 'Revenue', value: (x) => f.money(x.revenue), class: 'num' },
       { label: 'Cost', value: (x) => (x.cost?.converted ? f.money(x.cost.converted) : usd(x.cost?.usd)), class: 'num' },
-      { label: 'Gross margin', value: (x) => (x.gross_margin ? f.money(x.gross_margin) : 'no rate'), class: 'num' },
-      { label: 'Margin', value: (x) => percent(x.margin_percent), class: 'num' },
+      { label: 'Gross margin', value: (x) => (x.gross_margin ? marginCell(x) : 'no rate'), class: 'num' },
       { label: 'Tasks', value: (x) => f.int(x.tasks), class: 'num' },
-      { label: 'Cost / billable outcome', value: (x) => usd(x.cost?.per_billable_outcome_usd), class: 'num' },
+      { label: 'Cost / outcome', value: (x) => usd(x.cost?.per_billable_outcome_usd), class: 'num' },
       { label: 'Cost not billed', value: (x) => share(x.cost?.not_billed_share), class: 'num' },
     ], vm.customers || [], { empty: 'No customer had tasks or invoices in this range.', rowAttrs: (x) => ({ 'data-customer': x.customer_id }) }));
 }
@@ -133,9 +135,8 @@ function breakdown(title, lines, keyOf, keyLabel, emptyKey) {
     { label: 'Billable outcomes', value: (l) => f.group(l.cost?.billable_outcomes), class: 'num' },
     { label: 'Revenue', value: (l) => f.money(l.revenue), class: 'num' },
     { label: 'Cost', value: (l) => (l.cost?.converted ? f.money(l.cost.converted) : usd(l.cost?.usd)), class: 'num' },
-    { label: 'Gross margin', value: (l) => (l.gross_margin ? f.money(l.gross_margin) : '—'), class: 'num' },
-    { label: 'Margin', value: (l) => percent(l.margin_percent), class: 'num' },
-    { label: 'Cost / billable outcome', value: (l) => usd(l.cost?.per_billable_outcome_usd), class: 'num' },
+    { label: 'Gross margin', value: (l) => (l.gross_margin ? marginCell(l) : '—'), class: 'num' },
+    { label: 'Cost / outcome', value: (l) => usd(l.cost?.per_billable_outcome_usd), class: 'num' },
     { label: 'Cost not billed', value: (l) => share(l.cost?.not_billed_share), class: 'num' },
   ], lines || [], { empty: 'Nothing in this range.' });
 }
@@ -229,18 +230,19 @@ export async function modelsPage({ view, query, app }) {
         rec.model ? h('span', { class: 'badge badge-recommended' }, `Recommended: ${rec.model}`) : h('span', { class: 'badge' }, 'No model clears the bar')),
       rec.model ? h('p', {}, 'Cheapest model that clears the bar: ', h('strong', {}, rec.model), ` at ${usd(rec.cost_per_billable_outcome_usd)} per billable outcome. `,
         'Had the dearer models’ billable outcomes cost that much, the range would have cost ', h('strong', {}, usd(rec.savings_usd)), ' less.') : null,
-      h('div', { class: 'charts-2' },
+      h('div', { class: 'split' },
         table(`Models on ${t || 'no outcome type'}`, [
           { label: 'Model', value: (m) => (m.model ? h('code', {}, m.model) : h('span', { class: 'muted' }, 'no token usage')) },
           { label: 'Tasks', value: (m) => f.int(m.tasks), class: 'num' },
           { label: 'Success', value: (m) => share(m.success_rate), class: 'num' },
           { label: 'Quality', value: (m) => (isNil(m.average_quality) ? '—' : Number(m.average_quality).toFixed(2)), class: 'num' },
-          { label: 'Cost / billable outcome', value: (m) => usd(m.average_cost_per_billable_outcome_usd), class: 'num' },
+          { label: 'Cost / outcome', value: (m) => usd(m.average_cost_per_billable_outcome_usd), class: 'num' },
           { label: 'Clears bar', value: (m) => (m.clears_bar ? 'yes' : 'no') },
         ], ms, { rowAttrs: (m) => ({ class: rec.model && m.model === rec.model ? 'recommended' : '' }) }),
         priced.length ? chart(`Cost per billable outcome on ${t || 'no outcome type'} (USD)`, {
           type: 'bar', labels: priced.map((m) => m.model), xLabel: 'Model', yLabel: 'USD', format: usd, height: 220,
-          datasets: [{ label: 'Cost per billable outcome (green: recommended, blue: clears the bar, grey: does not)',
+          note: 'Green: the recommended model · blue: clears the bar · grey: does not.',
+          datasets: [{ label: 'USD per billable outcome',
             data: priced.map((m) => f.num(m.average_cost_per_billable_outcome_usd)),
             backgroundColor: priced.map((m) => (m.model === rec.model ? '#3a9d6e' : m.clears_bar ? '#2f6fb0' : '#b8c2cf')) }],
         }) : null));

@@ -245,7 +245,8 @@ export async function invoicePage({ view, params, query, app }) {
         ['Issue date', inv.issue_date ? f.date(inv.issue_date) : '—'],
         ['Plan', inv.plan ? `${inv.plan.plan_id} v${inv.plan.version}` : inv.plan_id ? `${inv.plan_id} v${inv.plan_version}` : '—'],
         ['Currency', cur],
-        ['Last built', f.datetime(inv.updated_at)],
+        inv.status === 'draft' ? ['Last built', f.datetime(inv.updated_at)] : ['Finalized', f.datetime(inv.finalized_at)],
+        inv.status === 'void' ? ['Voided', f.datetime(inv.voided_at)] : null,
       ])),
       h('section', { class: 'card totals', 'aria-label': 'Totals' }, dl([
         ['Subtotal', f.money(inv.subtotal, cur)],
