@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +109,29 @@ func TestInvoiceRunOnDemand(t *testing.T) {
 	if invoices != 1 {
 		t.Errorf("%d invoices after two runs of one period, want 1", invoices)
 	}
+	// Finance finalizes it and exports it: the number is assigned, the exports carry it.
+	r = h.do("POST", "/v1/invoices/"+invoiceID+"/finalize", h.admin, nil)
+	if r.Status != 200 || r.json(t)["status"] != "finalized" {
+		t.Fatalf("finalize: %d %s", r.Status, r.Body)
+	}
+	number, _ := r.json(t)["number"].(string)
+	for format, want := range map[string]string{"csv": number, "json": number, "pdf": "%PDF-"} {
+		r := h.do("GET", "/v1/invoices/"+invoiceID+"/export?format="+format, h.admin, nil)
+		if r.Status != 200 || !strings.Contains(string(r.Body), want) {
+			t.Errorf("export %s: %d, want a body with %q", format, r.Status, want)
+		}
+	}
+	// A run of a finalized period changes nothing.
+	r = h.do("POST", "/v1/invoice-runs", h.admin, body)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("run after finalize: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(500 * time.Millisecond)
+	waitRun(t, h, id, "drafted")
+	if inv, err := h.db.Invoice(context.Background(), invoiceID); err != nil || inv.Number != number || inv.Status != billing.InvoiceFinalized {
+		t.Errorf("after a third run: %+v, %v; want the finalized invoice %s unchanged", inv.Number, err, number)
+	}
+
 	// Bad requests change nothing.
 	for _, bad := range []map[string]any{
 		{"customer_id": "acme"},

@@ -91,4 +91,25 @@ func BenchmarkRatePeriod(b *testing.B) {
 			b.ReportMetric(float64(tasks)*float64(b.N)/b.Elapsed().Seconds(), "outcomes/s")
 		})
 	}
+	// Rating and writing the draft: the invoice run's one call. It rates, records the 100,000
+	// billed tasks in invoice_tasks and writes the lines, in one repeatable-read transaction.
+	b.Run("build_draft", func(b *testing.B) {
+		if _, err := db.Pool.Exec(ctx, `DELETE FROM subscriptions`); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := db.CreateSubscription(ctx, billing.Subscription{CustomerID: "acme", PlanID: "outcomes", StartsAt: jan1}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			inv, err := db.BuildDraft(ctx, "acme", jan1, feb1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if inv.Value.Outcomes == 0 || !inv.Total.IsPositive() {
+				b.Fatalf("draft %+v", inv.Value)
+			}
+		}
+		b.ReportMetric(float64(tasks)*float64(b.N)/b.Elapsed().Seconds(), "outcomes/s")
+	})
 }
