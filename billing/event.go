@@ -94,7 +94,7 @@ type wireEvent struct {
 	Cost              *string         `json:"cost,omitempty"`
 	Description       string          `json:"description,omitempty"`
 	Status            string          `json:"status,omitempty"`
-	Quality           *json.Number    `json:"quality,omitempty"`
+	Quality           json.RawMessage `json:"quality,omitempty"`
 	Evidence          string          `json:"evidence,omitempty"`
 	Reason            string          `json:"reason,omitempty"`
 }
@@ -291,8 +291,9 @@ func (e *Event) decodeOutcome(w wireEvent) error {
 	default:
 		return Invalid("status", "must be one of succeeded, partial, failed, escalated")
 	}
-	if w.Quality != nil {
-		q, err := money.ParseDecimal(w.Quality.String())
+	if len(w.Quality) > 0 {
+		// A JSON number only: accepting "0.9" as well would make the same event two bodies.
+		q, err := money.ParseDecimal(string(w.Quality))
 		if err != nil || q.IsNegative() || q.GreaterThan(decimal.NewFromInt(1)) {
 			return Invalid("quality", "must be a number between 0 and 1")
 		}
@@ -309,7 +310,7 @@ func foreignField(w wireEvent, allowed []string) string {
 		"model": w.Model != "", "input_tokens": w.InputTokens != nil, "output_tokens": w.OutputTokens != nil,
 		"cached_input_tokens": w.CachedInputTokens != nil, "cache_write_tokens": w.CacheWriteTokens != nil,
 		"reasoning_tokens": w.ReasoningTokens != nil, "cost": w.Cost != nil, "description": w.Description != "",
-		"status": w.Status != "", "quality": w.Quality != nil, "evidence": w.Evidence != "", "reason": w.Reason != "",
+		"status": w.Status != "", "quality": len(w.Quality) > 0, "evidence": w.Evidence != "", "reason": w.Reason != "",
 	}
 	for _, a := range allowed {
 		delete(set, a)

@@ -96,6 +96,7 @@ func TestDecodeEventRejects(t *testing.T) {
 		{"negative cost", `{` + base + `,"type":"task.usage","cost":"-1","description":"x"}`, "cost"},
 		{"cost without description", `{` + base + `,"type":"task.usage","cost":"1"}`, "description"},
 		{"bad status", `{` + base + `,"type":"task.outcome","status":"done"}`, "status"},
+		{"quality as a string", `{` + base + `,"type":"task.outcome","status":"succeeded","quality":"0.9"}`, "quality"},
 		{"quality above 1", `{` + base + `,"type":"task.outcome","status":"succeeded","quality":1.5}`, "quality"},
 		{"dispute without reason", `{` + base + `,"type":"task.disputed"}`, "reason"},
 		{"huge reason", `{` + base + `,"type":"task.disputed","reason":"` + strings.Repeat("x", 3000) + `"}`, "reason"},

@@ -79,6 +79,9 @@ func totalNote(inv billing.Invoice) string {
 // text keeps a spreadsheet from running a cell as a formula: text that starts with = + - @ or a
 // control character gets a leading apostrophe (OWASP's advice for CSV injection).
 func text(s string) string {
+	// encoding/csv reads a lone carriage return inside a quoted cell back as nothing, so line
+	// breaks are written as plain newlines, which every spreadsheet shows alike.
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

@@ -46,7 +46,9 @@ const maxDecimalLen = 64
 // fraction. Exponents ("1e3"), "NaN", leading "+", spaces and empty fractions are refused, because
 // an API that accepts them invites amounts nobody meant to send.
 func ParseDecimal(s string) (decimal.Decimal, error) {
-	if s == "" || len(s) > maxDecimalLen {
+	// Trailing zeros of a fraction carry no digits: Display pads amounts to the minor unit, and
+	// what it writes must read back.
+	if s == "" || len(trimFractionZeros(s)) > maxDecimalLen {
 		return decimal.Decimal{}, fmt.Errorf("%q: %w", s, ErrDecimal)
 	}
 	body := strings.TrimPrefix(s, "-")
@@ -59,6 +61,13 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("%q: %w", s, ErrDecimal)
 	}
 	return d, nil
+}
+
+func trimFractionZeros(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	return strings.TrimRight(strings.TrimRight(s, "0"), ".")
 }
 
 func allDigits(s string) bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -69,6 +70,9 @@ type InvoiceRunResult struct {
 // database outages are retried, business errors are not.
 var invoiceActivityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Minute,
+	// A worker killed mid-build stops heartbeating: the build is retried elsewhere after a
+	// minute rather than after the full ten.
+	HeartbeatTimeout: time.Minute,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
@@ -249,6 +253,7 @@ func (a *InvoiceActivities) CreateCreditNotes(ctx context.Context, customerID st
 
 // BuildDraft builds the period's draft.
 func (a *InvoiceActivities) BuildDraft(ctx context.Context, in InvoiceRunInput) (InvoiceRunResult, error) {
+	defer heartbeat(ctx)()
 	inv, err := a.Store.BuildDraft(ctx, in.CustomerID, in.PeriodStart, in.PeriodEnd)
 	if err != nil {
 		return InvoiceRunResult{}, activityError(fmt.Errorf("draft of %s for %s: %w", in.CustomerID, in.period(), err))
@@ -268,4 +273,26 @@ func (a *InvoiceActivities) FinalizeInvoice(ctx context.Context, id string) (Inv
 func invoiceResult(inv billing.Invoice) InvoiceRunResult {
 	return InvoiceRunResult{InvoiceID: inv.ID, Status: inv.Status, Number: inv.Number, Total: inv.Total.String(),
 		Currency: string(inv.Currency)}
+}
+
+// heartbeat reports the activity alive every 10 seconds until the returned stop is called, so
+// that a long store call (rating a large period is one transaction) is not mistaken for a dead
+// worker, and a dead worker's activity is retried soon.
+func heartbeat(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
