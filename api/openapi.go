@@ -34,7 +34,7 @@ func listOf(name string) map[string]any {
 }
 
 func schemas() map[string]any {
-	return map[string]any{
+	s := map[string]any{
 		"Error": obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"}, map[string]any{
 			"code":    map[string]any{"type": "string", "enum": []string{"invalid", "not_found", "conflict", "unauthorized", "forbidden", "internal"}},
 			"message": str, "field": str})}),
@@ -196,6 +196,10 @@ func schemas() map[string]any {
 			"id": str, "status": map[string]any{"type": "string", "enum": []string{"accepted", "duplicate", "rejected"}},
 			"error": map[string]any{"type": "object"}})}}),
 	}
+	for name, schema := range webhookSchemas() {
+		s[name] = schema
+	}
+	return s
 }
 
 // OpenAPI returns the document served at /openapi.json.

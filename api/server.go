@@ -81,6 +81,13 @@ type Config struct {
 	Ready         []Check
 	Metrics       *prometheus.Registry // nil: the default registry
 	Log           *slog.Logger
+	// IngestLimit limits POST /v1/events per API key (429 with Retry-After beyond it); the zero
+	// value means no limit.
+	IngestLimit RateLimit
+	// Webhooks keeps webhook endpoints, deliveries and alerts. WebhookAllowPrivate lets endpoints
+	// point at loopback and private addresses (OUTCOMEBILL_WEBHOOK_ALLOW_PRIVATE).
+	Webhooks            WebhookStore
+	WebhookAllowPrivate bool
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -136,7 +143,7 @@ func routes() []route {
 		{"DELETE", "/v1/api-keys/:id", admin, "Revoke an API key", "", "APIKey", 200, (*Server).revokeAPIKey},
 		{"POST", "/v1/customers/:customer_id/viewer-keys", admin, "Create a customer viewer key", "ViewerKeyInput", "APIKeyCreated", 201, (*Server).createViewerKey},
 	}
-	return append(append(append(append(append(base, planRoutes()...), invoiceRunRoutes()...), meRoutes()...), invoiceRoutes()...), economicsRoutes()...)
+	return append(append(append(append(append(append(base, planRoutes()...), invoiceRunRoutes()...), meRoutes()...), invoiceRoutes()...), economicsRoutes()...), webhookRoutes()...)
 }
 
 // Handler returns the API's HTTP handler.
@@ -165,6 +172,9 @@ func New(cfg Config) http.Handler {
 		chain := []gin.HandlerFunc{limitBody(limit)}
 		if len(rt.scopes) > 0 {
 			chain = append(chain, authenticate(cfg.Keys), requireScope(rt.scopes...))
+		}
+		if rt.method == "POST" && rt.path == "/v1/events" && cfg.IngestLimit.PerSecond > 0 {
+			chain = append(chain, newLimiter(cfg.IngestLimit).middleware())
 		}
 		chain = append(chain, rt.handler(s))
 		r.Handle(rt.method, rt.path, chain...)

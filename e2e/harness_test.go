@@ -45,6 +45,7 @@ func newHarness(t *testing.T) *harness {
 	srv := httptest.NewServer(api.New(api.Config{
 		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Invoices: db, Plans: db, Economics: db,
 		InvoiceRunner: runner, InvoiceRuns: db,
+		Webhooks: db, WebhookAllowPrivate: true, // receivers are httptest servers on loopback
 		Ready: []api.Check{{Name: "postgres", Ping: db.Ping}},
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))

@@ -37,7 +37,7 @@ func runWorker(t *testing.T, h *harness, addr string) {
 		t.Fatal(err)
 	}
 	queue := "test-" + uniq()
-	w := workflows.NewWorker(c, queue, db, worker.Options{})
+	w := workflows.NewWorkerWithConfig(c, queue, db, worker.Options{}, workflows.WorkerConfig{WebhookAllowPrivate: true})
 	h.runner.r = &workflows.InvoiceRunner{Client: c, Store: db, TaskQueue: queue}
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -46,10 +46,15 @@ func runWorker(t *testing.T, h *harness, addr string) {
 	relay := &workflows.Relay{Temporal: c, Store: db, TaskQueue: queue, Logger: quiet,
 		PollInterval: 20 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
 	done := make(chan struct{})
+	hooks := &workflows.WebhookDispatcher{Temporal: c, Store: db, TaskQueue: queue, Logger: quiet, PollInterval: 20 * time.Millisecond,
+		Retry: workflows.WebhookRetry{InitialInterval: 100 * time.Millisecond, MaximumInterval: 400 * time.Millisecond, MaximumAttempts: 5}}
+	hooksDone := make(chan struct{})
+	go func() { defer close(hooksDone); _ = hooks.Run(ctx) }()
 	go func() { defer close(done); _ = relay.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		<-hooksDone
 		w.Stop()
 		c.Close()
 	})

@@ -1,37 +1,37 @@
 -- +goose Up
--- Economics (DESIGN.md §6): margin, labor equivalent and model economics read rollups that the
--- database keeps current itself, so that a report never sums raw events or loads tasks:
+-- Economics (DESIGN.md §6): margin, labor equivalent and model economics read rollups, so that a
+-- report never sums raw events or loads tasks:
 --
---   events ──▶ task_model_costs ──▶ task_economics ──▶ economics_daily
---   tasks  ─────────────────────────────▲
---   customers (timezone) ───────────────┘
+--   tasks, events, customers ──(triggers: append)──▶ economics_dirty
+--   economics_dirty ──(economics_fold, in the worker)──▶ task_economics ──▶ economics_daily
 --
--- * task_model_costs: a task's cost per model ('' for non-token cost), changed by deltas from
---   every insert, update (a late price filling cost_usd in) or delete of usage events.
 -- * task_economics: one row per task with what the reports group and filter on — the customer,
 --   the local day of the task's status_at in the customer's billing timezone, outcome type,
 --   status, outcome, quality — and its cost, unpriced usage count and model (the one with the
---   most cost; see economics_sync_tasks). Recomputed from its sources whenever one changes.
+--   most cost; see economics_task_rows), as of the last time the task was folded.
 -- * economics_daily: task_economics summed per customer, local day, outcome type, model and
---   status, kept by deltas (new rows minus old rows) from every change to task_economics.
+--   status, kept by deltas (new rows minus old rows) in the transaction that changes
+--   task_economics.
+-- * economics_dirty: the tasks changed since they were last folded, one row per change, appended
+--   by triggers in the writer's own transaction.
 --
--- Triggers rather than workflow code keep them current: every writer of tasks and events (ingest,
--- the task workflow's state saves, price back-fills, tests, manual repairs) is covered, in the
--- writer's own transaction, so a report can never see a task's new state without its cost or the
--- other way round. The triggers are statement-level with transition tables, so a 1,000-event
--- ingest batch costs a few set-based statements, not 1,000 row-by-row calls, and each takes its
--- row locks in key order (task_id, then rollup key) so that concurrent writers queue instead of
--- deadlocking. economics_rebuild() recomputes everything from tasks and events, for repairs and
--- bulk loads.
-
-CREATE TABLE task_model_costs (
-    task_id      text    NOT NULL,
-    model        text    NOT NULL, -- '' for non-token cost (tool calls, GPU minutes)
-    cost_usd     numeric NOT NULL DEFAULT 0,
-    usage_events bigint  NOT NULL DEFAULT 0,
-    unpriced     bigint  NOT NULL DEFAULT 0,
-    PRIMARY KEY (task_id, model)
-);
+-- Why two steps. Every ingest transaction touches tasks of the same few customers on the same
+-- day, i.e. the same economics_daily rows; updating them from the writer's transaction (as the
+-- first version of this migration did) held those rows locked until the writer's commit had been
+-- flushed, serializing concurrent ingest and costing half of a batch's time. Now the triggers on
+-- tasks, events and customers only append (task_id, customer_id) to economics_dirty: an insert
+-- into a table nobody updates, which takes no lock another writer waits for. economics_fold,
+-- called in a loop by the worker (postgres.DB.RunEconomicsFolder), takes a batch of dirty rows
+-- and recomputes those tasks from tasks, customers and events, in small transactions.
+--
+-- Folding recomputes a task rather than adding deltas carried by the dirty rows, so it is
+-- idempotent: a task folded twice, or folded while more of its events arrive, ends up right, and
+-- nothing is counted twice. Reports stay exact without waiting for the folder: in one snapshot,
+-- every task whose task_economics row is not what tasks and events say has a dirty row (the
+-- writer committed it with its change; the fold deletes it in the transaction that brings the
+-- row up to date), so a report reads the rollup, takes the stale rows of its customers' dirty
+-- tasks out and puts their current rows (economics_task_rows) in (postgres/economics.go).
+-- economics_rebuild() recomputes everything from tasks and events, for repairs and bulk loads.
 
 CREATE TABLE task_economics (
     task_id      text PRIMARY KEY,
@@ -72,170 +72,49 @@ CREATE TABLE economics_daily (
     PRIMARY KEY (customer_id, day, outcome_type, model, status)
 );
 
+-- Insert-only for writers, deleted by the folder. customer_id is the task's customer (both the
+-- old and the new one, should a task change customer), so that a report reads only its
+-- customers' pending tasks. The folder takes the oldest rows first (id).
+CREATE TABLE economics_dirty (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id     text NOT NULL,
+    customer_id text NOT NULL
+);
+CREATE INDEX economics_dirty_customer ON economics_dirty (customer_id);
+
 -- Revenue of a range is read from the non-void invoices starting in it, for one customer
 -- (invoices_customer) or for all of them (this one).
 CREATE INDEX invoices_period_start ON invoices (period_start) WHERE status <> 'void';
 
 -- +goose StatementBegin
--- economics_sync_tasks recomputes the task_economics rows of the given tasks from tasks,
--- customers and task_model_costs, writing only rows that changed (whose deltas then reach
--- economics_daily through task_economics_changed). A task's model is the model with the most cost
--- in it — ties to the one with more usage events, then by name — and non-token cost ('') only
--- when the task used no model at all: the whole task (its outcome, its cost, its share of revenue)
--- is attributed to that one model.
-CREATE FUNCTION economics_sync_tasks(ids text[]) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO task_economics AS te (task_id, customer_id, at, day, outcome_type, status, outcome, quality, model,
-        cost_usd, unpriced)
+-- economics_task_rows is what task_economics should hold for the given tasks, computed from
+-- tasks, customers and their usage events (one range scan of events_task each). A task's model is
+-- the model with the most cost in it — ties to the one with more usage events, then by name — and
+-- non-token cost ('') only when the task used no model at all: the whole task (its outcome, its
+-- cost, its share of revenue) is attributed to that one model. economics_rebuild computes the
+-- same for all tasks at once.
+CREATE FUNCTION economics_task_rows(ids text[]) RETURNS SETOF task_economics LANGUAGE sql STABLE AS $$
     SELECT t.task_id, t.customer_id, COALESCE(t.status_at, t.created_at),
         (COALESCE(t.status_at, t.created_at) AT TIME ZONE c.timezone)::date, COALESCE(t.outcome_type, ''), t.status,
         t.outcome, t.quality, COALESCE(m.model, ''), COALESCE(m.cost_usd, 0), COALESCE(m.unpriced, 0)
-    FROM (SELECT DISTINCT u.id FROM unnest(ids) AS u(id)) u
-    JOIN tasks t ON t.task_id = u.id
+    FROM tasks t
     JOIN customers c ON c.id = t.customer_id
     LEFT JOIN LATERAL (
-        SELECT sum(mc.cost_usd) AS cost_usd, sum(mc.unpriced) AS unpriced,
-            (array_agg(mc.model ORDER BY mc.model = '', mc.cost_usd DESC, mc.usage_events DESC, mc.model))[1] AS model
-        FROM task_model_costs mc WHERE mc.task_id = t.task_id
-    ) m ON true
-    ORDER BY t.task_id
-    ON CONFLICT (task_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, at = EXCLUDED.at, day = EXCLUDED.day,
-        outcome_type = EXCLUDED.outcome_type, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
-        quality = EXCLUDED.quality, model = EXCLUDED.model, cost_usd = EXCLUDED.cost_usd, unpriced = EXCLUDED.unpriced
-    WHERE (te.customer_id, te.at, te.day, te.outcome_type, te.status, te.outcome, te.quality, te.model, te.cost_usd, te.unpriced)
-        IS DISTINCT FROM (EXCLUDED.customer_id, EXCLUDED.at, EXCLUDED.day, EXCLUDED.outcome_type, EXCLUDED.status,
-            EXCLUDED.outcome, EXCLUDED.quality, EXCLUDED.model, EXCLUDED.cost_usd, EXCLUDED.unpriced)
-$$;
--- +goose StatementEnd
-
--- +goose StatementBegin
--- economics_apply_costs adds deltas of cost by task and model to task_model_costs, in key order,
--- and re-syncs the tasks whose cost changed.
-CREATE FUNCTION economics_apply_costs(task_ids text[], models text[], costs numeric[], n bigint[], unpriced bigint[])
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    touched text[];
-BEGIN
-    WITH summed AS (
-        SELECT d.task_id, d.model, sum(d.cost_usd) AS cost_usd, sum(d.n) AS n, sum(d.unpriced) AS unpriced
-        FROM unnest(task_ids, models, costs, n, unpriced) AS d(task_id, model, cost_usd, n, unpriced)
-        GROUP BY d.task_id, d.model
-        HAVING sum(d.cost_usd) <> 0 OR sum(d.n) <> 0 OR sum(d.unpriced) <> 0
-    ), upserted AS (
-        INSERT INTO task_model_costs AS m (task_id, model, cost_usd, usage_events, unpriced)
-        SELECT s.task_id, s.model, s.cost_usd, s.n, s.unpriced FROM summed s ORDER BY s.task_id, s.model
-        ON CONFLICT (task_id, model) DO UPDATE SET cost_usd = m.cost_usd + EXCLUDED.cost_usd,
-            usage_events = m.usage_events + EXCLUDED.usage_events, unpriced = m.unpriced + EXCLUDED.unpriced
-        RETURNING m.task_id
-    )
-    SELECT array_agg(DISTINCT u.task_id) INTO touched FROM upserted u;
-    IF touched IS NOT NULL THEN
-        PERFORM economics_sync_tasks(touched);
-    END IF;
-END $$;
--- +goose StatementEnd
-
--- +goose StatementBegin
--- Usage events change their task's cost by model: inserted rows add; an update (a late price
--- filling cost_usd in) adds the new row and subtracts the old one. Events are never deleted.
--- (A trigger with transition tables fires for one kind of statement only, and a function may
--- name only the transition tables its trigger has, hence the two branches.)
-CREATE FUNCTION economics_events_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    t text[]; m text[]; c numeric[]; n bigint[]; u bigint[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(task_id), array_agg(COALESCE(model, '')), array_agg(COALESCE(cost_usd, 0)),
-            array_agg(1::bigint), array_agg((cost_usd IS NULL)::int::bigint)
-        INTO t, m, c, n, u
-        FROM new_rows WHERE type = 'task.usage';
-    ELSE
-        SELECT array_agg(d.task_id), array_agg(d.model), array_agg(d.cost_usd), array_agg(d.n), array_agg(d.unpriced)
-        INTO t, m, c, n, u
+        SELECT sum(u.cost_usd) AS cost_usd, sum(u.unpriced) AS unpriced,
+            (array_agg(u.model ORDER BY u.model = '', u.cost_usd DESC, u.n DESC, u.model))[1] AS model
         FROM (
-            SELECT task_id, COALESCE(model, '') AS model, COALESCE(cost_usd, 0) AS cost_usd, 1::bigint AS n,
-                (cost_usd IS NULL)::int::bigint AS unpriced
-            FROM new_rows WHERE type = 'task.usage'
-            UNION ALL
-            SELECT task_id, COALESCE(model, ''), -COALESCE(cost_usd, 0), -1, -(cost_usd IS NULL)::int::bigint
-            FROM old_rows WHERE type = 'task.usage'
-        ) d;
-    END IF;
-    IF t IS NOT NULL THEN
-        PERFORM economics_apply_costs(t, m, c, n, u);
-    END IF;
-    RETURN NULL;
-END $$;
--- +goose StatementEnd
-
-CREATE TRIGGER economics_events_insert AFTER INSERT ON events
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_events_changed();
-CREATE TRIGGER economics_events_update AFTER UPDATE ON events
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_events_changed();
-
--- +goose StatementBegin
--- A change to a task's state (the workflow's SaveTaskState, a direct insert) re-syncs its row.
--- Only rows whose reported columns changed are synced: saves that change nothing here cost a join
--- of two one-row transition tables.
-CREATE FUNCTION economics_tasks_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    touched text[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(task_id) INTO touched FROM new_rows;
-    ELSE
-        SELECT array_agg(n.task_id) INTO touched FROM new_rows n JOIN old_rows o ON o.task_id = n.task_id
-        WHERE (n.customer_id, n.status, n.status_at, n.outcome_type, n.outcome, n.quality, n.created_at)
-            IS DISTINCT FROM (o.customer_id, o.status, o.status_at, o.outcome_type, o.outcome, o.quality, o.created_at);
-    END IF;
-    IF touched IS NOT NULL THEN
-        PERFORM economics_sync_tasks(touched);
-    END IF;
-    RETURN NULL;
-END $$;
--- +goose StatementEnd
-
-CREATE TRIGGER economics_tasks_insert AFTER INSERT ON tasks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_tasks_changed();
-CREATE TRIGGER economics_tasks_update AFTER UPDATE ON tasks
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_tasks_changed();
-
--- +goose StatementBegin
--- A customer's new billing timezone moves its tasks to other local days.
-CREATE FUNCTION economics_customers_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    touched text[];
-BEGIN
-    SELECT array_agg(t.task_id) INTO touched
-    FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN tasks t ON t.customer_id = n.id
-    WHERE n.timezone IS DISTINCT FROM o.timezone;
-    IF touched IS NOT NULL THEN
-        PERFORM economics_sync_tasks(touched);
-    END IF;
-    RETURN NULL;
-END $$;
--- +goose StatementEnd
-
-CREATE TRIGGER economics_customers_update AFTER UPDATE ON customers
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_customers_changed();
-
--- +goose StatementBegin
--- economics_rollup_apply sums rows of figures (a sign of +1 for a task's new row, -1 for its old
--- one) per rollup key and adds them to economics_daily in key order.
-CREATE FUNCTION economics_rollup_apply(d economics_daily[]) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO economics_daily AS r (customer_id, day, outcome_type, model, status, tasks, succeeded, partial, failed,
-        escalated, quality_sum, quality_n, cost_usd, unpriced)
-    SELECT customer_id, day, outcome_type, model, status, sum(tasks), sum(succeeded), sum(partial), sum(failed),
-        sum(escalated), sum(quality_sum), sum(quality_n), sum(cost_usd), sum(unpriced)
-    FROM unnest(d)
-    GROUP BY customer_id, day, outcome_type, model, status
-    HAVING sum(tasks) <> 0 OR sum(succeeded) <> 0 OR sum(partial) <> 0 OR sum(failed) <> 0 OR sum(escalated) <> 0
-        OR sum(quality_sum) <> 0 OR sum(quality_n) <> 0 OR sum(cost_usd) <> 0 OR sum(unpriced) <> 0
-    ORDER BY customer_id, day, outcome_type, model, status
-    ON CONFLICT (customer_id, day, outcome_type, model, status) DO UPDATE SET tasks = r.tasks + EXCLUDED.tasks,
-        succeeded = r.succeeded + EXCLUDED.succeeded, partial = r.partial + EXCLUDED.partial,
-        failed = r.failed + EXCLUDED.failed, escalated = r.escalated + EXCLUDED.escalated,
-        quality_sum = r.quality_sum + EXCLUDED.quality_sum, quality_n = r.quality_n + EXCLUDED.quality_n,
-        cost_usd = r.cost_usd + EXCLUDED.cost_usd, unpriced = r.unpriced + EXCLUDED.unpriced
+            -- All the task's events, usage picked out by FILTER: a type = 'task.usage' condition
+            -- here would let the planner prefer events_customer_time (partial on that type) and
+            -- scan all of it for every task.
+            SELECT COALESCE(e.model, '') AS model, COALESCE(sum(e.cost_usd) FILTER (WHERE e.type = 'task.usage'), 0) AS cost_usd,
+                count(*) FILTER (WHERE e.type = 'task.usage') AS n,
+                count(*) FILTER (WHERE e.type = 'task.usage' AND e.cost_usd IS NULL) AS unpriced
+            FROM events e WHERE e.task_id = t.task_id
+            GROUP BY 1
+            HAVING count(*) FILTER (WHERE e.type = 'task.usage') > 0
+        ) u
+    ) m ON true
+    WHERE t.task_id = ANY(ids)
 $$;
 -- +goose StatementEnd
 
@@ -251,39 +130,180 @@ $$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
--- Every change to task_economics reaches economics_daily as a delta: the new rows' figures minus
--- the old rows'. Tasks are never deleted, so neither are their rows here.
-CREATE FUNCTION economics_rollup_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- economics_sync_tasks brings the task_economics rows of the given tasks up to date (writing only
+-- rows that changed, deleting those of tasks that no longer exist) and adds the difference, new
+-- rows minus old ones, to economics_daily: one upsert in key order, so that concurrent folders
+-- queue instead of deadlocking. The caller makes sure no one else syncs the same tasks at the
+-- same time (economics_fold's advisory locks).
+CREATE FUNCTION economics_sync_tasks(ids text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    deltas economics_daily[];
+BEGIN
+    WITH old AS (
+        SELECT te.* FROM task_economics te WHERE te.task_id = ANY(ids)
+    ), fresh AS (
+        SELECT * FROM economics_task_rows(ids)
+    ), upserted AS (
+        INSERT INTO task_economics AS te (task_id, customer_id, at, day, outcome_type, status, outcome, quality, model,
+            cost_usd, unpriced)
+        SELECT * FROM fresh ORDER BY task_id
+        ON CONFLICT (task_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, at = EXCLUDED.at, day = EXCLUDED.day,
+            outcome_type = EXCLUDED.outcome_type, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+            quality = EXCLUDED.quality, model = EXCLUDED.model, cost_usd = EXCLUDED.cost_usd, unpriced = EXCLUDED.unpriced
+        WHERE (te.customer_id, te.at, te.day, te.outcome_type, te.status, te.outcome, te.quality, te.model, te.cost_usd, te.unpriced)
+            IS DISTINCT FROM (EXCLUDED.customer_id, EXCLUDED.at, EXCLUDED.day, EXCLUDED.outcome_type, EXCLUDED.status,
+                EXCLUDED.outcome, EXCLUDED.quality, EXCLUDED.model, EXCLUDED.cost_usd, EXCLUDED.unpriced)
+        RETURNING te.*
+    ), deleted AS (
+        DELETE FROM task_economics te WHERE te.task_id = ANY(ids) AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.task_id = te.task_id)
+        RETURNING te.task_id
+    )
+    SELECT ARRAY(
+        SELECT economics_contribution(ROW(u.*)::task_economics, 1) FROM upserted u
+        UNION ALL
+        SELECT economics_contribution(ROW(o.*)::task_economics, -1) FROM old o
+        WHERE o.task_id IN (SELECT task_id FROM upserted UNION ALL SELECT task_id FROM deleted))
+    INTO deltas;
+    INSERT INTO economics_daily AS r (customer_id, day, outcome_type, model, status, tasks, succeeded, partial, failed,
+        escalated, quality_sum, quality_n, cost_usd, unpriced)
+    SELECT customer_id, day, outcome_type, model, status, sum(tasks), sum(succeeded), sum(partial), sum(failed),
+        sum(escalated), sum(quality_sum), sum(quality_n), sum(cost_usd), sum(unpriced)
+    FROM unnest(deltas)
+    GROUP BY customer_id, day, outcome_type, model, status
+    HAVING sum(tasks) <> 0 OR sum(succeeded) <> 0 OR sum(partial) <> 0 OR sum(failed) <> 0 OR sum(escalated) <> 0
+        OR sum(quality_sum) <> 0 OR sum(quality_n) <> 0 OR sum(cost_usd) <> 0 OR sum(unpriced) <> 0
+    ORDER BY customer_id, day, outcome_type, model, status
+    ON CONFLICT (customer_id, day, outcome_type, model, status) DO UPDATE SET tasks = r.tasks + EXCLUDED.tasks,
+        succeeded = r.succeeded + EXCLUDED.succeeded, partial = r.partial + EXCLUDED.partial,
+        failed = r.failed + EXCLUDED.failed, escalated = r.escalated + EXCLUDED.escalated,
+        quality_sum = r.quality_sum + EXCLUDED.quality_sum, quality_n = r.quality_n + EXCLUDED.quality_n,
+        cost_usd = r.cost_usd + EXCLUDED.cost_usd, unpriced = r.unpriced + EXCLUDED.unpriced;
+END $$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+-- economics_fold folds up to max_rows of the oldest dirty rows and returns how many it took. Run
+-- it in a READ COMMITTED transaction of its own (postgres.DB.FoldEconomics does): each statement
+-- then sees everything committed before it, which is what makes this safe with several folders
+-- and concurrent writers:
+--  1. claim: delete the rows, skipping those another folder holds. Every change behind a claimed
+--     row was committed with it, so it is visible to the statements below.
+--  2. lock the claimed tasks (transaction advisory locks, in key order): a folder that claimed
+--     another dirty row of the same task waits here until this one commits, and then, in step 3,
+--     sees at least what this one saw, so it can never write an older state over a newer one.
+--  3. recompute the tasks and apply the difference to economics_daily. A change committed after
+--     step 1 left a dirty row of its own, which a later fold takes (recomputing is idempotent).
+-- JIT is off: a fold takes milliseconds, and on young tables, whose statistics overestimate the
+-- events per task, its estimated cost crossed jit_above_cost and compiling took 80 ms a fold.
+CREATE FUNCTION economics_fold(max_rows int) RETURNS int LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    ids text[];
+    n int;
+BEGIN
+    WITH claimed AS (
+        DELETE FROM economics_dirty WHERE id IN (
+            SELECT id FROM economics_dirty ORDER BY id LIMIT max_rows FOR UPDATE SKIP LOCKED)
+        RETURNING task_id
+    )
+    SELECT array_agg(DISTINCT task_id), count(*) INTO ids, n FROM claimed;
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('economics_fold'), s.k)
+    FROM (SELECT DISTINCT hashtext(u.id) AS k FROM unnest(ids) AS u(id) ORDER BY 1) s;
+    PERFORM economics_sync_tasks(ids);
+    RETURN n;
+END $$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+-- Usage events change their task's cost. The dirty row names the task's customer (from tasks, not
+-- the event, so that a report of that customer finds it). A trigger with transition tables fires
+-- for one kind of statement only, and a function may name only the transition tables its trigger
+-- has, hence the branches.
+CREATE FUNCTION economics_events_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM economics_rollup_apply(ARRAY(SELECT economics_contribution(n, 1) FROM new_rows n));
+        INSERT INTO economics_dirty (task_id, customer_id)
+        SELECT t.task_id, t.customer_id FROM tasks t
+        WHERE t.task_id IN (SELECT n.task_id FROM new_rows n WHERE n.type = 'task.usage');
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO economics_dirty (task_id, customer_id)
+        SELECT t.task_id, t.customer_id FROM tasks t
+        WHERE t.task_id IN (SELECT n.task_id FROM new_rows n WHERE n.type = 'task.usage'
+            UNION SELECT o.task_id FROM old_rows o WHERE o.type = 'task.usage');
     ELSE
-        PERFORM economics_rollup_apply(ARRAY(
-            SELECT economics_contribution(n, 1) FROM new_rows n
-            UNION ALL
-            SELECT economics_contribution(o, -1) FROM old_rows o));
+        INSERT INTO economics_dirty (task_id, customer_id)
+        SELECT t.task_id, t.customer_id FROM tasks t
+        WHERE t.task_id IN (SELECT o.task_id FROM old_rows o WHERE o.type = 'task.usage');
     END IF;
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER economics_rollup_insert AFTER INSERT ON task_economics
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_rollup_changed();
-CREATE TRIGGER economics_rollup_update AFTER UPDATE ON task_economics
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_rollup_changed();
+CREATE TRIGGER economics_events_insert AFTER INSERT ON events
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_events_changed();
+CREATE TRIGGER economics_events_update AFTER UPDATE ON events
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_events_changed();
+CREATE TRIGGER economics_events_delete AFTER DELETE ON events
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_events_changed();
 
 -- +goose StatementBegin
--- economics_rebuild recomputes the three tables from tasks and events in a few set-based
--- statements: after a bulk load made with these triggers off, or to repair. It takes exclusive
--- locks on the tables it rebuilds (writers wait for it) and sums economics_daily in one
--- aggregate rather than through the row deltas.
+-- A new task, or a change to a task's reported columns (the workflow's SaveTaskState, a repair),
+-- marks it dirty. Saves that change nothing reported cost a join of two one-row transition tables.
+CREATE FUNCTION economics_tasks_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO economics_dirty (task_id, customer_id) SELECT task_id, customer_id FROM new_rows;
+    ELSIF TG_OP = 'UPDATE' THEN
+        WITH changed AS (
+            SELECT n.task_id, n.customer_id, o.customer_id AS old_customer_id
+            FROM new_rows n JOIN old_rows o ON o.task_id = n.task_id
+            WHERE (n.customer_id, n.status, n.status_at, n.outcome_type, n.outcome, n.quality, n.created_at)
+                IS DISTINCT FROM (o.customer_id, o.status, o.status_at, o.outcome_type, o.outcome, o.quality, o.created_at)
+        )
+        INSERT INTO economics_dirty (task_id, customer_id)
+        SELECT task_id, customer_id FROM changed
+        UNION ALL
+        SELECT task_id, old_customer_id FROM changed WHERE old_customer_id <> customer_id;
+    ELSE
+        INSERT INTO economics_dirty (task_id, customer_id) SELECT task_id, customer_id FROM old_rows;
+    END IF;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+
+CREATE TRIGGER economics_tasks_insert AFTER INSERT ON tasks
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_tasks_changed();
+CREATE TRIGGER economics_tasks_update AFTER UPDATE ON tasks
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_tasks_changed();
+CREATE TRIGGER economics_tasks_delete AFTER DELETE ON tasks
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_tasks_changed();
+
+-- +goose StatementBegin
+-- A customer's new billing timezone moves its tasks to other local days: all of them are dirty.
+CREATE FUNCTION economics_customers_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO economics_dirty (task_id, customer_id)
+    SELECT t.task_id, t.customer_id
+    FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN tasks t ON t.customer_id = n.id
+    WHERE n.timezone IS DISTINCT FROM o.timezone;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+
+CREATE TRIGGER economics_customers_update AFTER UPDATE ON customers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION economics_customers_changed();
+
+-- +goose StatementBegin
+-- economics_rebuild recomputes task_economics and economics_daily from tasks and events in a few
+-- set-based statements — after a bulk load made with the triggers off, or to repair — and empties
+-- economics_dirty, whose changes it has taken in. It takes exclusive locks on the three tables:
+-- writers and folders wait for it (a writer blocks in its trigger, so its change, committed after
+-- the rebuild, leaves a dirty row that is folded afterwards).
 CREATE FUNCTION economics_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE economics_daily, task_economics, task_model_costs;
-    INSERT INTO task_model_costs (task_id, model, cost_usd, usage_events, unpriced)
-    SELECT task_id, COALESCE(model, ''), COALESCE(sum(cost_usd), 0), count(*), count(*) FILTER (WHERE cost_usd IS NULL)
-    FROM events WHERE type = 'task.usage' GROUP BY 1, 2;
-    ALTER TABLE task_economics DISABLE TRIGGER economics_rollup_insert;
+    TRUNCATE economics_dirty, economics_daily, task_economics;
     INSERT INTO task_economics (task_id, customer_id, at, day, outcome_type, status, outcome, quality, model, cost_usd, unpriced)
     SELECT t.task_id, t.customer_id, COALESCE(t.status_at, t.created_at),
         (COALESCE(t.status_at, t.created_at) AT TIME ZONE c.timezone)::date, COALESCE(t.outcome_type, ''), t.status,
@@ -292,17 +312,20 @@ BEGIN
     JOIN customers c ON c.id = t.customer_id
     LEFT JOIN (
         SELECT task_id, sum(cost_usd) AS cost_usd, sum(unpriced) AS unpriced,
-            (array_agg(model ORDER BY model = '', cost_usd DESC, usage_events DESC, model))[1] AS model
-        FROM task_model_costs GROUP BY task_id
+            (array_agg(model ORDER BY model = '', cost_usd DESC, n DESC, model))[1] AS model
+        FROM (
+            SELECT task_id, COALESCE(model, '') AS model, COALESCE(sum(cost_usd), 0) AS cost_usd, count(*) AS n,
+                count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
+            FROM events WHERE type = 'task.usage' GROUP BY 1, 2
+        ) u
+        GROUP BY task_id
     ) m ON m.task_id = t.task_id;
-    ALTER TABLE task_economics ENABLE TRIGGER economics_rollup_insert;
     INSERT INTO economics_daily (customer_id, day, outcome_type, model, status, tasks, succeeded, partial, failed,
         escalated, quality_sum, quality_n, cost_usd, unpriced)
     SELECT customer_id, day, outcome_type, model, status, count(*), count(*) FILTER (WHERE outcome = 'succeeded'),
         count(*) FILTER (WHERE outcome = 'partial'), count(*) FILTER (WHERE outcome = 'failed'),
         count(*) FILTER (WHERE outcome = 'escalated'), COALESCE(sum(quality), 0), count(quality), sum(cost_usd), sum(unpriced)
     FROM task_economics GROUP BY 1, 2, 3, 4, 5;
-    ANALYZE task_model_costs;
     ANALYZE task_economics;
     ANALYZE economics_daily;
 END $$;

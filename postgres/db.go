@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,16 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	// pgxpool's default, max(4, CPUs), is sized for CPU-bound work; ours waits on the database
+	// (most of an ingest request is its commit's flush), so with more concurrent requests than
+	// connections they queue for one: 8 single-event clients got half the events/s through the
+	// default 4 connections that they got through 8 (docs/BENCHMARKS.md). Connections are opened
+	// on demand, so an idle process still holds few. pool_max_conns in the URL wins.
+	if pc, err := pgconn.ParseConfig(url); err == nil {
+		if _, set := pc.RuntimeParams["pool_max_conns"]; !set {
+			cfg.MaxConns = max(cfg.MaxConns, int32(4*runtime.NumCPU()), 16)
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

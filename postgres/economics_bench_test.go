@@ -273,3 +273,104 @@ func BenchmarkModelEconomics(b *testing.B) {
 	b.StopTimer()
 	econPercentiles(b, lat)
 }
+
+// BenchmarkMarginPending is BenchmarkMargin's read of one customer's month while 100 of that
+// month's tasks wait for the folder (about a quarter of a second of a busy customer's ingest):
+// what reading exactly, without waiting for the fold, costs.
+func BenchmarkMarginPending(b *testing.B) {
+	db := econBenchDB(b)
+	ctx := context.Background()
+	r := billing.DateRange{From: billing.DateBound(2025, 6, 1), To: billing.DateBound(2025, 7, 1)}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO economics_dirty (task_id, customer_id)
+		SELECT task_id, customer_id FROM tasks WHERE customer_id = 'c0001' AND status_at >= '2025-06-01' AND status_at < '2025-07-01'
+		LIMIT 100`); err != nil {
+		b.Fatal(err)
+	}
+	// The rollups are current (seeded by a rebuild), so these rows would fold to nothing: remove
+	// them rather than leave them to the next run.
+	b.Cleanup(func() { _, _ = db.Pool.Exec(ctx, `DELETE FROM economics_dirty`) })
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := db.Margin(ctx, "c0001", r); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	econPercentiles(b, lat)
+}
+
+// BenchmarkFoldEconomics runs on the durable server of the ingest benchmarks (see benchServer).
+// ingest+folder is BenchmarkIngest's batch=100/clients=8 with the worker's folder running
+// (RunEconomicsFolder, 200 ms idle) — ingest must not slow down for it — and reports the dirty
+// rows left when ingest stopped. fold ingests b.N batches of 100 events with no folder, then
+// times folding them all (fold-events/s: events' worth of rollup changes folded per second).
+func BenchmarkFoldEconomics(b *testing.B) {
+	bd := newBenchDB(b, benchServer(b))
+	ctx := context.Background()
+	pending := func(b *testing.B) int {
+		var n int
+		if err := bd.db.Pool.QueryRow(ctx, `SELECT count(*) FROM economics_dirty`).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	ingest := func(b *testing.B, db *postgres.DB, batches [][]billing.IncomingEvent) func(int) error {
+		return func(i int) error {
+			rs, err := db.IngestEvents(ctx, batches[i])
+			if err != nil {
+				return err
+			}
+			return checkAll(rs, billing.IngestAccepted)
+		}
+	}
+	b.Run("ingest+folder/batch=100/clients=8", func(b *testing.B) {
+		db := bd.store(b, 8)
+		gen := newEventGen()
+		batches := make([][]billing.IncomingEvent, b.N)
+		for i := range batches {
+			batches[i] = gen.batch(b, 100)
+		}
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- bd.db.RunEconomicsFolder(fctx, 200*time.Millisecond, nil) }()
+		runClients(b, 8, 100, ingest(b, db, batches))
+		b.ReportMetric(float64(pending(b)), "pending-at-end")
+		stop()
+		<-done
+	})
+	b.Run("fold", func(b *testing.B) {
+		db := bd.store(b, 8)
+		if _, err := bd.db.Pool.Exec(ctx, `DELETE FROM economics_dirty`); err != nil {
+			b.Fatal(err)
+		}
+		gen := newEventGen()
+		batches := make([][]billing.IncomingEvent, b.N)
+		for i := range batches {
+			batches[i] = gen.batch(b, 100)
+		}
+		b.StopTimer()
+		op := ingest(b, db, batches)
+		for i := range batches {
+			if err := op(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rows := pending(b)
+		b.StartTimer()
+		for {
+			n, err := bd.db.FoldEconomics(ctx, postgres.EconomicsFoldBatch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "fold-events/s")
+		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "dirty-rows/s")
+	})
+}

@@ -82,16 +82,27 @@ func (db *DB) SaveTaskState(ctx context.Context, s billing.TaskState) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.Pool.Exec(ctx, `
-		UPDATE tasks SET outcome_type = NULLIF($2, ''), priority = $3, status = $4, status_at = $5, outcome = NULLIF($6, ''),
-			quality = $7, outcome_at = $8, billable_at = $9, state = $10, version = $11, updated_at = $12
-		WHERE task_id = $1 AND version < $11`,
-		s.TaskID, s.OutcomeType, s.Priority, string(s.Status), nullTime(s.StatusAt), string(s.Outcome),
-		nullableDecimal(s.Quality), nullTime(s.OutcomeAt), nullTime(s.BillableAt), raw, s.Version, db.Now())
-	if err != nil {
-		return fmt.Errorf("save task %s: %w", s.TaskID, err)
-	}
-	return nil
+	// The update returns the status it replaced, so that a move into billable or not_billable is
+	// announced (a webhook event) in the same transaction as the move itself.
+	now := db.Now()
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		var prev string
+		err := tx.QueryRow(ctx, `
+			UPDATE tasks t SET outcome_type = NULLIF($2, ''), priority = $3, status = $4, status_at = $5, outcome = NULLIF($6, ''),
+				quality = $7, outcome_at = $8, billable_at = $9, state = $10, version = $11, updated_at = $12
+			FROM (SELECT task_id, status FROM tasks WHERE task_id = $1 FOR UPDATE) old
+			WHERE t.task_id = old.task_id AND t.version < $11
+			RETURNING old.status`,
+			s.TaskID, s.OutcomeType, s.Priority, string(s.Status), nullTime(s.StatusAt), string(s.Outcome),
+			nullableDecimal(s.Quality), nullTime(s.OutcomeAt), nullTime(s.BillableAt), raw, s.Version, now).Scan(&prev)
+		if err == pgx.ErrNoRows {
+			return nil // a newer state is stored already
+		}
+		if err != nil {
+			return fmt.Errorf("save task %s: %w", s.TaskID, err)
+		}
+		return taskWebhook(ctx, tx, billing.TaskStatus(prev), s, now)
+	})
 }
 
 func nullTime(t time.Time) *time.Time {

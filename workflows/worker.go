@@ -32,16 +32,30 @@ func RegisterInvoices(r Registry, acts *InvoiceActivities) {
 type Store interface {
 	TaskStore
 	InvoiceStore
+	WebhookStore
+}
+
+// WorkerConfig holds the worker's settings beyond its store.
+type WorkerConfig struct {
+	// WebhookAllowPrivate lets webhook deliveries connect to loopback and private addresses
+	// (OUTCOMEBILL_WEBHOOK_ALLOW_PRIVATE); off, such connections are refused.
+	WebhookAllowPrivate bool
 }
 
 // NewWorker returns a worker on queue (TaskQueue when empty) with every workflow and activity
 // registered; the caller starts it and runs the Relay and the Scheduler next to it.
 func NewWorker(c client.Client, queue string, store Store, opts worker.Options) worker.Worker {
+	return NewWorkerWithConfig(c, queue, store, opts, WorkerConfig{})
+}
+
+// NewWorkerWithConfig is NewWorker with settings.
+func NewWorkerWithConfig(c client.Client, queue string, store Store, opts worker.Options, cfg WorkerConfig) worker.Worker {
 	if queue == "" {
 		queue = TaskQueue
 	}
 	w := worker.New(c, queue, opts)
 	Register(w, &Activities{Store: store})
 	RegisterInvoices(w, &InvoiceActivities{Store: store})
+	RegisterWebhooks(w, &WebhookActivities{Store: store, AllowPrivate: cfg.WebhookAllowPrivate})
 	return w
 }

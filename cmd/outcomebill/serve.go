@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,7 +40,38 @@ func newServeCmd() *cobra.Command {
 	cfg.addLog(cmd)
 	cfg.addBilling(cmd)
 	cmd.Flags().StringVar(&cfg.listen, "listen", envOr("OUTCOMEBILL_LISTEN", "127.0.0.1:8080"), "address to listen on (env OUTCOMEBILL_LISTEN)")
+	cmd.Flags().Float64Var(&ingestLimit.PerSecond, "ingest-rate", ingestLimit.PerSecond,
+		"POST /v1/events requests a second allowed per API key, 0 for no limit (env OUTCOMEBILL_INGEST_RATE)")
+	cmd.Flags().IntVar(&ingestLimit.Burst, "ingest-burst", ingestLimit.Burst,
+		"requests per API key allowed at once above the rate (env OUTCOMEBILL_INGEST_BURST)")
 	return cmd
+}
+
+// ingestLimit is the per-key rate limit on ingest. It lives outside config so that `dev` gets
+// it too (from the environment); `serve` also has flags for it.
+var ingestLimit = api.RateLimit{
+	PerSecond: envFloat("OUTCOMEBILL_INGEST_RATE", api.DefaultIngestRate),
+	Burst:     envInt("OUTCOMEBILL_INGEST_BURST", api.DefaultIngestBurst),
+}
+
+func envFloat(name string, def float64) float64 {
+	if v := os.Getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && !math.IsInf(f, 0) {
+			return f
+		}
+		fmt.Fprintf(os.Stderr, "outcomebill: ignoring %s=%q: not a non-negative number\n", name, v)
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+			return n
+		}
+		fmt.Fprintf(os.Stderr, "outcomebill: ignoring %s=%q: not a whole number of at least 1\n", name, v)
+	}
+	return def
 }
 
 func openAndMigrate(ctx context.Context, url string, log *slog.Logger) (*postgres.DB, error) {
@@ -98,7 +132,9 @@ func newAPI(cfg config, db *postgres.DB, tc client.Client, log *slog.Logger) htt
 				return err
 			}},
 		},
-		Log: log,
+		Log:         log,
+		IngestLimit: ingestLimit,
+		Webhooks:    db, WebhookAllowPrivate: webhookAllowPrivate,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -55,9 +56,9 @@ var outboxLag = prometheus.NewGauge(prometheus.GaugeOpts{
 	Help: "Seconds the oldest undelivered outbox event has waited.",
 })
 
-// runWorker runs the Temporal worker, the outbox relay and the invoice scheduler until ctx ends.
-// The relay and the scheduler keep going while Temporal is down (they retry); the worker
-// reconnects by itself.
+// runWorker runs the Temporal worker, the outbox relay, the invoice scheduler and the economics
+// folder until ctx ends. The relay and the scheduler keep going while Temporal is down (they
+// retry); the worker reconnects by itself.
 func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
 	if err := reg.Register(outboxLag); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -65,7 +66,8 @@ func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Clien
 			return err
 		}
 	}
-	w := workflows.NewWorker(tc, "", db, worker.Options{})
+	w := workflows.NewWorkerWithConfig(tc, "", db, worker.Options{}, workflows.WorkerConfig{WebhookAllowPrivate: webhookAllowPrivate})
+	hooks := &workflows.WebhookDispatcher{Temporal: tc, Store: db, Logger: log}
 	sched := &workflows.Scheduler{Client: tc, Store: db, Grace: cfg.grace, AutoFinalizeAfter: cfg.autoFinalize, Logger: log}
 	relay := &workflows.Relay{Temporal: tc, Store: db, Logger: log, Lag: outboxLag}
 	g, ctx := errgroup.WithContext(ctx)
@@ -80,6 +82,8 @@ func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Clien
 	})
 	g.Go(func() error { return ignoreCanceled(relay.Run(ctx)) })
 	g.Go(func() error { return ignoreCanceled(sched.Run(ctx)) })
+	g.Go(func() error { return ignoreCanceled(hooks.Run(ctx)) })
+	g.Go(func() error { return ignoreCanceled(db.RunEconomicsFolder(ctx, 200*time.Millisecond, log)) })
 	return g.Wait()
 }
 
