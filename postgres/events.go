@@ -16,8 +16,9 @@ import (
 // returns one result per event, in input order. Events whose id is already stored are duplicates
 // when their body is the same and conflicts otherwise; events naming an unknown customer or
 // outcome type, or a task that belongs to another customer, are rejected. Nothing of a rejected
-// event is written. A batch costs five round trips whatever its size: one pipelined batch of
-// look-ups, one that claims the batch's tasks, the insert, the duplicate check and the commit.
+// event is written. A batch costs four round trips whatever its size: the begin, one pipelined
+// batch of look-ups that also claims the batch's tasks, the insert, and the commit (plus one to
+// tell duplicates from conflicts when ids repeat).
 func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
 	for attempt := 1; ; attempt++ {
 		results, err := db.ingest(ctx, batch)
@@ -45,7 +46,13 @@ func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) ([]bill
 	}
 	now := db.Now().UTC()
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		known, err := lookupBatch(ctx, tx, batch)
+		var candidates []int // events not already settled as in-batch repeats
+		for i := range batch {
+			if results[i].Status == billing.IngestAccepted {
+				candidates = append(candidates, i)
+			}
+		}
+		known, err := lookupBatch(ctx, tx, batch, candidates, now)
 		if err != nil {
 			return err
 		}
@@ -65,10 +72,7 @@ func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) ([]bill
 			}
 			rows = append(rows, i)
 		}
-		owners, fresh, err := claimTasks(ctx, tx, batch, rows, now)
-		if err != nil {
-			return err
-		}
+		owners, fresh := known.owners, known.fresh
 		kept := rows[:0]
 		for _, i := range rows {
 			e := batch[i].Event
@@ -126,46 +130,6 @@ func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) ([]bill
 	return results, nil
 }
 
-// claimTasks creates the batch's tasks that do not exist yet — in task id order, so concurrent
-// batches lock them in the same order — and then reads every one's owner. The read is a statement
-// of its own so that it sees a task another batch created while this one waited for it: the
-// first batch to create a task decides its customer. fresh holds the tasks this batch created.
-func claimTasks(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, now time.Time) (owners map[string]string, fresh map[string]bool, err error) {
-	owner := map[string]string{} // first customer named for each task in the batch
-	for _, i := range rows {
-		e := batch[i].Event
-		if _, ok := owner[e.TaskID]; !ok {
-			owner[e.TaskID] = e.CustomerID
-		}
-	}
-	taskIDs := make([]string, 0, len(owner))
-	for t := range owner {
-		taskIDs = append(taskIDs, t)
-	}
-	sort.Strings(taskIDs)
-	customers := make([]string, len(taskIDs))
-	for k, t := range taskIDs {
-		customers[k] = owner[t]
-	}
-	owners, fresh = map[string]string{}, map[string]bool{}
-	if len(taskIDs) == 0 {
-		return owners, fresh, nil
-	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
-		SELECT t, c, $3, $3 FROM unnest($1::text[], $2::text[]) AS u(t, c) ORDER BY t
-		ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, taskIDs, customers, now).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(t, _ string) { fresh[t] = true })
-	})
-	b.Queue(`SELECT task_id, customer_id FROM tasks WHERE task_id = ANY($1)`, taskIDs).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(t, c string) { owners[t] = c })
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, nil, fmt.Errorf("claim tasks: %w", err)
-	}
-	return owners, fresh, nil
-}
-
 func repeatResult(e, earlier billing.Event) billing.IngestResult {
 	if e.Fingerprint == earlier.Fingerprint {
 		return billing.IngestResult{ID: e.ID, Status: billing.IngestDuplicate}
@@ -181,11 +145,18 @@ func rejected(id string, err *billing.Error) billing.IngestResult {
 type batchLookups struct {
 	customers    map[string]bool
 	outcomeTypes map[string]bool
+	owners       map[string]string               // task → its customer, after the claim
+	fresh        map[string]bool                 // tasks this batch created
 	prices       map[string][]billing.ModelPrice // by model, sorted by effective_from
 }
 
-// lookupBatch fetches in one pipelined round trip what validating a batch needs from the database.
-func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) (batchLookups, error) {
+// lookupBatch fetches in one pipelined round trip what validating a batch needs from the database,
+// and claims the batch's tasks on the way: it creates the tasks that do not exist yet — only for
+// events that name a known customer (and, for task.started, a known outcome type), in task id
+// order so that concurrent batches lock them alike — and then reads every task's owner. The read
+// is a statement of its own so that it sees a task another batch created while this one waited
+// for it: the first batch to create a task decides its customer.
+func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, candidates []int, now time.Time) (batchLookups, error) {
 	customers, outcomeTypes, models := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, in := range batch {
 		e := in.Event
@@ -197,7 +168,14 @@ func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) 
 			models[e.Model] = true
 		}
 	}
-	out := batchLookups{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, prices: map[string][]billing.ModelPrice{}}
+	out := batchLookups{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, prices: map[string][]billing.ModelPrice{},
+		owners: map[string]string{}, fresh: map[string]bool{}}
+	n := len(candidates)
+	tasks, custs, types, ots := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for k, i := range candidates {
+		e := batch[i].Event
+		tasks[k], custs[k], types[k], ots[k] = e.TaskID, e.CustomerID, string(e.Type), e.OutcomeType
+	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT id FROM customers WHERE id = ANY($1)`, keys(customers)).Query(func(rows pgx.Rows) error {
 		return collectInto(rows, func(id string, _ string) { out.customers[id] = true })
@@ -215,6 +193,24 @@ func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) 
 			out.prices[p.Model] = append(out.prices[p.Model], p)
 		}
 		return rows.Err()
+	})
+	// DISTINCT ON keeps each task's first valid event: its customer becomes the task's owner.
+	b.Queue(`INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
+		SELECT task_id, customer_id, $5, $5 FROM (
+			SELECT DISTINCT ON (e.task_id) e.task_id, e.customer_id
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(task_id, customer_id, type, outcome_type, ord)
+			WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = e.customer_id)
+				AND (e.type <> 'task.started' OR EXISTS (SELECT 1 FROM outcome_types o WHERE o.key = e.outcome_type))
+			ORDER BY e.task_id, e.ord) first
+		ORDER BY task_id
+		ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, tasks, custs, types, ots, now).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(t, _ string) { out.fresh[t] = true })
+	})
+	// Joined from unnest rather than filtered with = ANY($1): the planner then sizes the look-up by
+	// the array (index probes) instead of by the table, and a cached generic plan made while the
+	// table was small cannot turn it into a full scan later.
+	b.Queue(`SELECT t.task_id, t.customer_id FROM unnest($1::text[]) AS u(id) JOIN tasks t ON t.task_id = u.id`, tasks).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(t, c string) { out.owners[t] = c })
 	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return out, fmt.Errorf("look up batch references: %w", err)
@@ -322,7 +318,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 }
 
 func storedFingerprints(ctx context.Context, tx pgx.Tx, ids []string) (map[string][32]byte, error) {
-	rows, err := tx.Query(ctx, `SELECT id, fingerprint FROM events WHERE id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT e.id, e.fingerprint FROM unnest($1::text[]) AS u(id) JOIN events e ON e.id = u.id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up stored events: %w", err)
 	}
