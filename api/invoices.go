@@ -37,16 +37,6 @@ func invoiceRoutes() []route {
 	}
 }
 
-// boundCustomer returns the customer a viewer key is bound to, or "" for a key with the finance
-// scope, which may read every customer's invoices.
-func boundCustomer(c *gin.Context) string {
-	k := c.MustGet(apiKeyKey).(billing.APIKey)
-	if k.Has(billing.ScopeFinance) {
-		return ""
-	}
-	return k.CustomerID
-}
-
 // errOtherCustomer is what a viewer key gets for any invoice not of its customer, whether or not
 // it exists, so that it learns nothing about other customers.
 func errOtherCustomer() error {

@@ -109,3 +109,13 @@ func requireScope(scopes ...string) gin.HandlerFunc {
 		renderError(c, billing.Errorf(billing.EFORBIDDEN, "this key lacks the %s scope", strings.Join(scopes, " or ")))
 	}
 }
+
+// boundCustomer returns the customer a viewer key is bound to, or "" for a key with the finance
+// scope, which reads every customer. Handlers of routes open to viewer keys hold them to it.
+func boundCustomer(c *gin.Context) string {
+	k := c.MustGet(apiKeyKey).(billing.APIKey)
+	if k.Has(billing.ScopeFinance) {
+		return ""
+	}
+	return k.CustomerID
+}
