@@ -163,6 +163,35 @@ func schemas() map[string]any {
 			"status":      map[string]any{"type": "string", "enum": []string{"queued", "running", "drafted", "finalized", "failed"}},
 			"tasks_total": intT, "tasks_rated": intT, "invoice_id": str, "credit_notes": strList, "error": str, "runs": intT, "updated_at": dateT}),
 		"InvoiceRunList": listOf("InvoiceRun"),
+		// What-if simulations (api/simulations.go).
+		"SimulationInput": obj([]string{"from", "to", "changes"}, map[string]any{"customer_ids": map[string]any{"type": "array", "items": str,
+			"description": "empty or left out: every customer"},
+			"from": map[string]any{"type": "string", "pattern": `^[0-9]{4}-[0-9]{2}$`, "description": "first month (YYYY-MM): the billing periods starting in it"},
+			"to":   map[string]any{"type": "string", "pattern": `^[0-9]{4}-[0-9]{2}$`, "description": "last month, included; at most 24 months after from"},
+			"changes": obj(nil, map[string]any{
+				"plan":   map[string]any{"type": "object", "description": "a whole other plan version: currency, terms, prices (as in PlanInput)"},
+				"terms":  map[string]any{"type": "object", "description": "terms overriding those of the plan rated with"},
+				"prices": map[string]any{"type": "array", "items": map[string]any{"type": "object"}, "description": "charges replacing those of the same subject"},
+				"labor_baselines": map[string]any{"type": "object", "additionalProperties": obj([]string{"human_minutes", "annual_cost"},
+					map[string]any{"human_minutes": decStr, "annual_cost": ref("Money"), "productive_hours": decStr})},
+				"model_mix": map[string]any{"type": "object", "additionalProperties": str,
+					"description": "outcome type → model: re-cost its tasks at the model's observed average cost per task"}})}),
+		"SimulationSide": obj(nil, map[string]any{"plan": map[string]any{"type": "object", "nullable": true, "properties": map[string]any{"plan_id": str, "version": intT}},
+			"revenue": ref("Money"), "paid": ref("Money"), "cost_usd": decStr, "cost": nullableRef("Money"), "margin": nullableRef("Money"),
+			"margin_percent": nullableDec, "labor_cost": nullableRef("Money"), "savings": nullableRef("Money"), "error": str}),
+		"SimulationDelta": obj(nil, map[string]any{"revenue": ref("Money"), "cost_usd": decStr, "margin": nullableRef("Money"), "savings": nullableRef("Money")}),
+		"Simulation": obj(nil, map[string]any{"id": str,
+			"status":      map[string]any{"type": "string", "enum": []string{"queued", "running", "completed", "failed"}},
+			"progress":    obj(nil, map[string]any{"periods_done": intT, "periods_total": intT}),
+			"request":     ref("SimulationInput"),
+			"model_costs": map[string]any{"type": "object", "additionalProperties": obj(nil, map[string]any{"model": str, "tasks": intT, "cost_usd": decStr, "per_task_cost_usd": decStr})},
+			"error":       str,
+			"results": map[string]any{"type": "array", "items": obj(nil, map[string]any{"customer_id": str, "currency": str, "period_start": dateT,
+				"period_end": dateT, "tasks": intT, "billable_outcomes": decStr, "unpriced_usage_events": intT, "exchange_rate": nullableDec,
+				"actual": ref("SimulationSide"), "simulated": ref("SimulationSide"), "delta": ref("SimulationDelta")})},
+			"totals": map[string]any{"type": "array", "items": obj(nil, map[string]any{"currency": str, "periods": intT,
+				"actual": ref("SimulationSide"), "simulated": ref("SimulationSide"), "delta": ref("SimulationDelta")})},
+			"created_at": dateT, "updated_at": dateT}),
 		"InvoiceLine": obj(nil, map[string]any{"position": intT, "kind": str, "description": str, "outcome_type": str, "meter": str,
 			"quantity": decStr, "unit_amount": ref("Money"), "amount": ref("Money"), "explanation": str,
 			"explanation_detail": map[string]any{"type": "object", "description": "the figures behind the explanation: rule, tiers, baselines, seats…"}}),
@@ -192,6 +221,12 @@ func schemas() map[string]any {
 				"invoice_number": str, "task_id": str, "description": str, "amount": ref("Money"), "explanation": str})}}),
 		"CreditNoteList": listOf("CreditNote"),
 		"EventBatch":     obj([]string{"events"}, map[string]any{"events": map[string]any{"type": "array", "minItems": 1, "maxItems": MaxBatch, "items": ref("Event")}}),
+		// One line of an import's NDJSON body.
+		"ImportLine": ref("Event"),
+		"ImportResult": obj([]string{"lines", "accepted", "duplicate", "rejected", "refused", "errors"}, map[string]any{
+			"lines": intT, "accepted": intT, "duplicate": intT, "rejected": intT, "refused": map[string]any{"type": "boolean"},
+			"errors": map[string]any{"type": "array", "items": obj([]string{"line", "code", "message"}, map[string]any{
+				"line": intT, "id": str, "code": str, "field": str, "message": str})}}),
 		"EventResults": obj([]string{"results"}, map[string]any{"results": map[string]any{"type": "array", "items": obj([]string{"id", "status"}, map[string]any{
 			"id": str, "status": map[string]any{"type": "string", "enum": []string{"accepted", "duplicate", "rejected"}},
 			"error": map[string]any{"type": "object"}})}}),
@@ -232,7 +267,13 @@ func OpenAPI() map[string]any {
 			op["parameters"] = params
 		}
 		if rt.request != "" {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(rt.request)}}}
+			ct := "application/json"
+			if rt.path == "/v1/events/import" {
+				ct = "application/x-ndjson" // one ImportLine a line
+				params = append(params, map[string]any{"name": "all_or_nothing", "in": "query", "schema": map[string]any{"type": "boolean"}})
+				op["parameters"] = params
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{ct: map[string]any{"schema": ref(rt.request)}}}
 		}
 		item[strings.ToLower(rt.method)] = op
 	}

@@ -88,6 +88,11 @@ type Config struct {
 	// point at loopback and private addresses (OUTCOMEBILL_WEBHOOK_ALLOW_PRIVATE).
 	Webhooks            WebhookStore
 	WebhookAllowPrivate bool
+	// SimulationRunner validates, stores and starts what-if simulations; Simulations reads them.
+	SimulationRunner SimulationStarter
+	Simulations      SimulationStore
+	// Importer stores NDJSON files of events (POST /v1/events/import); nil disables the route.
+	Importer EventImporter
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -123,6 +128,7 @@ func routes() []route {
 		{"GET", "/metrics", nil, "Prometheus metrics", "", "", 200, (*Server).metricsHandler},
 
 		{"POST", "/v1/events", ingest, "Send a batch of 1–1,000 events", "EventBatch", "EventResults", 200, (*Server).postEvents},
+		{"POST", "/v1/events/import", ingest, "Import events for a backfill: NDJSON, one event a line, streamed (up to 1 GiB)", "ImportLine", "ImportResult", 200, (*Server).postImport},
 		{"GET", "/v1/tasks/:task_id", []string{billing.ScopeIngest, billing.ScopeFinance}, "A task's state, events and cost by model", "", "Task", 200, (*Server).getTask},
 
 		{"POST", "/v1/customers", admin, "Create a customer (idempotent per customer_id)", "Customer", "Customer", 201, (*Server).createCustomer},
@@ -143,7 +149,7 @@ func routes() []route {
 		{"DELETE", "/v1/api-keys/:id", admin, "Revoke an API key", "", "APIKey", 200, (*Server).revokeAPIKey},
 		{"POST", "/v1/customers/:customer_id/viewer-keys", admin, "Create a customer viewer key", "ViewerKeyInput", "APIKeyCreated", 201, (*Server).createViewerKey},
 	}
-	return append(append(append(append(append(append(base, planRoutes()...), invoiceRunRoutes()...), meRoutes()...), invoiceRoutes()...), economicsRoutes()...), webhookRoutes()...)
+	return append(append(append(append(append(append(append(base, planRoutes()...), invoiceRunRoutes()...), meRoutes()...), invoiceRoutes()...), economicsRoutes()...), webhookRoutes()...), simulationRoutes()...)
 }
 
 // Handler returns the API's HTTP handler.
@@ -166,8 +172,11 @@ func New(cfg Config) http.Handler {
 	})
 	for _, rt := range routes() {
 		limit := int64(maxBody)
-		if rt.path == "/v1/events" {
+		switch rt.path {
+		case "/v1/events":
 			limit = maxEventsBody
+		case "/v1/events/import":
+			limit = maxImportBody // read as a stream, never buffered
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
 		if len(rt.scopes) > 0 {

@@ -26,6 +26,18 @@ type harness struct {
 	admin string // a key with every vendor scope
 	// runner starts invoice runs once runWorker has connected the harness to Temporal.
 	runner *lateRunner
+	// sims starts simulations once runWorker has connected the harness to Temporal.
+	sims *lateSimulations
+}
+
+// lateSimulations is lateRunner for simulations.
+type lateSimulations struct{ r *workflows.SimulationRunner }
+
+func (l *lateSimulations) StartSimulation(ctx context.Context, req billing.SimulationRequest) (billing.Simulation, error) {
+	if l.r == nil {
+		return billing.Simulation{}, fmt.Errorf("this test did not start a worker")
+	}
+	return l.r.StartSimulation(ctx, req)
 }
 
 // lateRunner lets the API be built before a test decides whether it needs Temporal.
@@ -41,16 +53,17 @@ func (l *lateRunner) StartInvoiceRun(ctx context.Context, customerID string, p b
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	runner := &lateRunner{}
+	runner, sims := &lateRunner{}, &lateSimulations{}
 	srv := httptest.NewServer(api.New(api.Config{
+		SimulationRunner: sims, Simulations: db,
 		Customers: db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Invoices: db, Plans: db, Economics: db,
-		InvoiceRunner: runner, InvoiceRuns: db,
+		Importer: db, InvoiceRunner: runner, InvoiceRuns: db,
 		Webhooks: db, WebhookAllowPrivate: true, // receivers are httptest servers on loopback
 		Ready: []api.Check{{Name: "postgres", Ping: db.Ping}},
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, db: db, url: srv.URL, runner: runner}
+	h := &harness{t: t, db: db, url: srv.URL, runner: runner, sims: sims}
 	h.admin = h.key("admin", "finance", "ingest")
 	return h
 }

@@ -39,6 +39,9 @@ func runWorker(t *testing.T, h *harness, addr string) {
 	queue := "test-" + uniq()
 	w := workflows.NewWorkerWithConfig(c, queue, db, worker.Options{}, workflows.WorkerConfig{WebhookAllowPrivate: true})
 	h.runner.r = &workflows.InvoiceRunner{Client: c, Store: db, TaskQueue: queue}
+	if h.sims != nil {
+		h.sims.r = &workflows.SimulationRunner{Client: c, Store: db, TaskQueue: queue}
+	}
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,13 @@ func (db *DB) RatePeriod(ctx context.Context, customerID string, from, to time.T
 }
 
 func ratePeriod(ctx context.Context, tx pgx.Tx, customerID string, from, to time.Time) (pricing.Result, billing.RatingInfo, error) {
+	return ratePeriodWith(ctx, tx, customerID, from, to, nil)
+}
+
+// ratePeriodWith is ratePeriod with what o replaces (a what-if simulation); nil replaces nothing.
+// A replacement plan stands in for the plan in force and its subscription's overrides; o's
+// overrides then apply on top, and o's baselines win over the outcome types' and the customer's.
+func ratePeriodWith(ctx context.Context, tx pgx.Tx, customerID string, from, to time.Time, o *billing.RatingOverride) (pricing.Result, billing.RatingInfo, error) {
 	var info billing.RatingInfo
 	var cur string
 	if err := tx.QueryRow(ctx, `SELECT currency FROM customers WHERE id = $1`, customerID).Scan(&cur); err != nil {
@@ -51,6 +58,16 @@ func ratePeriod(ctx context.Context, tx pgx.Tx, customerID string, from, to time
 	info.SubscriptionID, info.PlanID, info.PlanVersion = sub.ID, plan.ID, plan.Version
 	v := sub.Overrides.Apply(plan.Pricing)
 	v.PlanID, v.Version = plan.ID, plan.Version
+	var replace map[string]billing.LaborBaseline
+	if o != nil {
+		if o.Plan != nil {
+			v = *o.Plan
+			info.PlanID, info.PlanVersion = v.PlanID, v.Version
+			plan.ID, plan.Version = v.PlanID, v.Version
+		}
+		v = o.Overrides.Apply(v)
+		replace = o.Baselines
+	}
 	if v.Currency != money.Currency(cur) {
 		return pricing.Result{}, info, billing.Errorf(billing.EINVALID, "plan %s version %d is priced in %s but the customer is billed in %s",
 			plan.ID, plan.Version, v.Currency, cur)
@@ -89,7 +106,7 @@ func ratePeriod(ctx context.Context, tx pgx.Tx, customerID string, from, to time
 		return rate, nil
 	}
 
-	baselines, err := laborBaselines(ctx, tx, customerID, laborTypes, v.Currency, usdRate)
+	baselines, err := laborBaselines(ctx, tx, customerID, laborTypes, v.Currency, usdRate, replace)
 	if err != nil {
 		return pricing.Result{}, info, err
 	}
@@ -171,11 +188,15 @@ func exchangeRate(ctx context.Context, tx pgx.Tx, c money.Currency, to time.Time
 	return &r, nil
 }
 
+// SourceSimulation marks a labor baseline a what-if simulation put in place.
+const SourceSimulation pricing.BaselineSource = "simulation"
+
 // laborBaselines resolves the labor baseline of each outcome type a labor_share charge prices: the
-// customer's override wins over the outcome type's figures. A baseline in USD is converted into a
-// plan in another currency with the period's rate; any other currency mismatch is an error.
+// customer's override wins over the outcome type's figures, and replace (a simulation's) over
+// both. A baseline in USD is converted into a plan in another currency with the period's rate;
+// any other currency mismatch is an error.
 func laborBaselines(ctx context.Context, tx pgx.Tx, customerID string, types map[string]bool, c money.Currency,
-	usdRate func() (*decimal.Decimal, error)) (map[string]*pricing.Baseline, error) {
+	usdRate func() (*decimal.Decimal, error), replace map[string]billing.LaborBaseline) (map[string]*pricing.Baseline, error) {
 	out := make(map[string]*pricing.Baseline, len(types))
 	if len(types) == 0 {
 		return out, nil
@@ -209,6 +230,12 @@ func laborBaselines(ctx context.Context, tx pgx.Tx, customerID string, types map
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("labor baselines: %w", err)
+	}
+	for key, lb := range replace {
+		if types[key] {
+			out[key] = &pricing.Baseline{HumanMinutes: lb.HumanMinutes, AnnualCost: lb.AnnualCost, ProductiveHours: lb.ProductiveHours,
+				Source: SourceSimulation}
+		}
 	}
 	for key, b := range out {
 		switch {

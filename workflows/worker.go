@@ -57,5 +57,9 @@ func NewWorkerWithConfig(c client.Client, queue string, store Store, opts worker
 	Register(w, &Activities{Store: store})
 	RegisterInvoices(w, &InvoiceActivities{Store: store})
 	RegisterWebhooks(w, &WebhookActivities{Store: store, AllowPrivate: cfg.WebhookAllowPrivate})
+	// Simulations need more of the store; test stores without it run every other workflow.
+	if ss, ok := store.(SimulationStore); ok {
+		RegisterSimulations(w, &SimulationActivities{Store: ss})
+	}
 	return w
 }

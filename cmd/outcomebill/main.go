@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newWorkerCmd(), newMigrateCmd(), newKeysCmd(), newDevCmd(), newTestenvCmd(), newLoadgenCmd())
+	root.AddCommand(newServeCmd(), newWorkerCmd(), newMigrateCmd(), newKeysCmd(), newDevCmd(), newTestenvCmd(), newLoadgenCmd(), newImportCmd())
 	return root
 }
 

@@ -125,6 +125,7 @@ func newAPI(cfg config, db *postgres.DB, tc client.Client, log *slog.Logger) htt
 		InvoiceRunner: &workflows.InvoiceRunner{Client: tc, Store: db, AutoFinalizeAfter: cfg.autoFinalize},
 		InvoiceRuns:   db,
 		Customers:     db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db, Invoices: db, Economics: db,
+		Importer: db,
 		Ready: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "temporal", Ping: func(ctx context.Context) error {
@@ -135,6 +136,8 @@ func newAPI(cfg config, db *postgres.DB, tc client.Client, log *slog.Logger) htt
 		Log:         log,
 		IngestLimit: ingestLimit,
 		Webhooks:    db, WebhookAllowPrivate: webhookAllowPrivate,
+		SimulationRunner: &workflows.SimulationRunner{Client: tc, Store: db},
+		Simulations:      db,
 	})
 }
 

@@ -17,6 +17,7 @@ var (
 	_ api.ModelPriceStore    = (*postgres.DB)(nil)
 	_ api.KeyStore           = (*postgres.DB)(nil)
 	_ api.EventStore         = (*postgres.DB)(nil)
+	_ api.EventImporter      = (*postgres.DB)(nil)
 	_ api.PlanStore          = (*postgres.DB)(nil)
 	_ api.TaskStore          = (*postgres.DB)(nil)
 	_ api.InvoiceStore       = (*postgres.DB)(nil)
@@ -28,6 +29,12 @@ var (
 	_ api.InvoiceRunStore    = (*postgres.DB)(nil)
 	_ api.WebhookStore       = (*postgres.DB)(nil)
 	_ workflows.WebhookStore = (*postgres.DB)(nil)
+)
+
+// What-if simulations (issue 9).
+var (
+	_ workflows.SimulationStore = (*postgres.DB)(nil)
+	_ api.SimulationStore       = (*postgres.DB)(nil)
 )
 
 // webhookAllowPrivate lets webhook endpoints (API) and deliveries (worker) use loopback and

@@ -1,0 +1,636 @@
+package postgres
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/outcomebill/outcomebill/billing"
+)
+
+// maxImportLine is the longest line an import reads; an event is at most about 16 KiB (8 KiB of
+// metadata and a few free-text fields), so a longer line is a broken file, reported and skipped.
+const maxImportLine = 1 << 20
+
+// importStage is the session's staging table: each chunk is copied into it with COPY and moved
+// into events and outbox with one INSERT … SELECT.
+const importStage = `CREATE TEMP TABLE IF NOT EXISTS import_stage (
+	id text, fingerprint bytea, type text, customer_id text, task_id text, occurred_at timestamptz, body jsonb,
+	model text, input_tokens bigint, cached_input_tokens bigint, cache_write_tokens bigint, reasoning_tokens bigint,
+	output_tokens bigint, cost_usd numeric, outbox boolean)`
+
+var importStageColumns = []string{"id", "fingerprint", "type", "customer_id", "task_id", "occurred_at", "body",
+	"model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "output_tokens",
+	"cost_usd", "outbox"}
+
+// importChunk is a chunk of lines read and validated, ready to be stored.
+type importChunk struct {
+	events []billing.IncomingEvent
+	lines  []int                 // line number of each of events
+	bad    []billing.ImportError // lines DecodeEvent rejected, in line order
+	err    error                 // reading failed; nothing after it
+}
+
+// ImportEvents reads events from r, one JSON object a line, and stores them with the semantics of
+// IngestEvents: each line is checked with billing.DecodeEvent, then chunks of opt.ChunkSize lines
+// are copied into a temporary staging table and moved into tasks, events and outbox with one
+// INSERT … SELECT … ON CONFLICT (id) DO NOTHING. A line repeating a stored event is a duplicate;
+// one reusing a stored id with another body, naming an unknown customer or outcome type or a
+// task of another customer is rejected, as in IngestEvents. Each chunk is one transaction, so an
+// import cut short keeps the chunks before the cut and importing the file again completes it;
+// with opt.AllOrNothing the whole import is one transaction, rolled back if any line is rejected.
+//
+// Reading and validating (on all CPUs) overlaps storing, and opt.Writers chunks are stored at
+// once, each on a connection of its own: most of a chunk's time is PostgreSQL checking foreign
+// keys row by row, on one core per connection. Chunks stored side by side behave like concurrent
+// IngestEvents batches: should lines of two chunks name the same new task for different
+// customers, the chunk that claims it first decides its owner.
+func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportOptions) (billing.ImportResult, error) {
+	if opt.ChunkSize <= 0 {
+		opt.ChunkSize = billing.DefaultImportChunk
+	}
+	if opt.MaxErrors <= 0 {
+		opt.MaxErrors = billing.DefaultImportErrors
+	}
+	if opt.Writers <= 0 {
+		opt.Writers = min(max(runtime.GOMAXPROCS(0), 2), 4)
+	}
+	if opt.AllOrNothing {
+		opt.Writers = 1 // one transaction
+	}
+	var res billing.ImportResult
+	conns := make([]*pgxpool.Conn, opt.Writers)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				releaseImportConn(c)
+			}
+		}
+	}()
+	for i := range conns {
+		c, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			return res, fmt.Errorf("import: %w", err)
+		}
+		conns[i] = c
+		if _, err := c.Exec(ctx, importStage); err != nil {
+			return res, fmt.Errorf("import: staging table: %w", err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan importChunk, 1)
+	go readChunks(ctx, r, opt.ChunkSize, db.Now(), chunks)
+
+	var aon pgx.Tx // the one transaction of an all-or-nothing import
+	if opt.AllOrNothing {
+		var err error
+		if aon, err = conns[0].Begin(ctx); err != nil {
+			return res, fmt.Errorf("import: %w", err)
+		}
+		defer func() { _ = aon.Rollback(context.Background()) }()
+	}
+
+	// Chunks go to the writers in file order and their results are taken in the same order, so
+	// that counts and errors read like a sequential import.
+	type job struct {
+		ch      importChunk
+		results []billing.IngestResult
+		err     error
+		done    chan struct{}
+	}
+	jobs, order := make(chan *job), make(chan *job, opt.Writers)
+	var refused atomic.Bool // all or nothing, and a line was rejected: stop writing
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				switch {
+				case len(j.ch.events) == 0 || refused.Load():
+				case aon != nil:
+					j.results, j.err = db.importChunk(ctx, aon, j.ch.events)
+				default:
+					j.results, j.err = db.importChunkTx(ctx, c, j.ch.events)
+				}
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for ch := range chunks {
+			if opt.AllOrNothing && len(ch.bad) > 0 {
+				refused.Store(true)
+			}
+			j := &job{ch: ch, done: make(chan struct{})}
+			if ch.err != nil {
+				close(j.done)
+				order <- j
+				return
+			}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				close(j.done)
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel() // unblocks the dispatcher and the writers when returning early
+		wg.Wait()
+	}()
+
+	addError := func(e billing.ImportError) {
+		res.Rejected++
+		if len(res.Errors) < opt.MaxErrors {
+			res.Errors = append(res.Errors, e)
+		}
+	}
+	for j := range order {
+		<-j.done
+		ch := j.ch
+		if ch.err != nil {
+			return res, fmt.Errorf("import: read after line %d: %w", res.Lines, ch.err)
+		}
+		if j.err != nil {
+			return res, fmt.Errorf("import: lines %d to %d: %w", ch.lines[0], ch.lines[len(ch.lines)-1], j.err)
+		}
+		res.Lines += len(ch.events) + len(ch.bad)
+		if len(ch.bad) > 0 && opt.AllOrNothing {
+			res.Refused = true
+		}
+		// Errors in line order: the decoding ones and the store's merged.
+		b := 0
+		for k, r := range j.results {
+			for ; b < len(ch.bad) && ch.bad[b].Line < ch.lines[k]; b++ {
+				addError(ch.bad[b])
+			}
+			switch r.Status {
+			case billing.IngestAccepted:
+				res.Accepted++
+			case billing.IngestDuplicate:
+				res.Duplicate++
+			default:
+				addError(billing.ImportError{Line: ch.lines[k], ID: r.ID, Err: r.Err})
+				if opt.AllOrNothing {
+					res.Refused = true
+					refused.Store(true)
+				}
+			}
+		}
+		for ; b < len(ch.bad); b++ {
+			addError(ch.bad[b])
+		}
+	}
+	if opt.AllOrNothing {
+		if res.Refused {
+			res.Accepted = 0
+			return res, nil // the deferred rollback discards everything
+		}
+		if err := aon.Commit(ctx); err != nil {
+			return res, fmt.Errorf("import: commit: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// releaseImportConn drops the staging table before the connection goes back to the pool, or
+// closes the connection if that fails (an import cut short may leave it mid-transaction).
+func releaseImportConn(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.import_stage`); err != nil {
+		_ = conn.Hijack().Close(ctx)
+		return
+	}
+	conn.Release()
+}
+
+// importChunkTx stores a chunk in a transaction of its own, run again on a deadlock.
+func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
+	for attempt := 1; ; attempt++ {
+		var results []billing.IngestResult
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var err error
+			results, err = db.importChunk(ctx, tx, batch)
+			return err
+		})
+		if err == nil || attempt == 3 || !retryable(err) {
+			return results, err
+		}
+	}
+}
+
+// importChunk is ingest (events.go) for a chunk, with the events written through the staging
+// table: the same look-ups, rejections, task claim and duplicate check, in the same order, so
+// that an import stores exactly what IngestEvents would (TestImportMixedFile compares the two).
+// The look-ups and the claim are written out here rather than shared because ingest's pipeline
+// them with its insert for small batches, which a chunk of 50,000 has no use for.
+func (db *DB) importChunk(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
+	results := make([]billing.IngestResult, len(batch))
+	for i, in := range batch {
+		results[i] = billing.IngestResult{ID: in.Event.ID, Status: billing.IngestAccepted}
+	}
+	first := make(map[string]int, len(batch))
+	for i, in := range batch {
+		if j, ok := first[in.Event.ID]; ok {
+			results[i] = repeatResult(in.Event, batch[j].Event)
+			continue
+		}
+		first[in.Event.ID] = i
+	}
+	now := db.Now().UTC()
+	known, err := importLookups(ctx, tx, batch)
+	if err != nil {
+		return nil, err
+	}
+	var rows []int
+	for i, in := range batch {
+		if results[i].Status != billing.IngestAccepted {
+			continue
+		}
+		e := in.Event
+		if !known.customers[e.CustomerID] {
+			results[i] = rejected(e.ID, billing.Invalid("customer_id", "unknown customer %q: create it with POST /v1/customers first", e.CustomerID))
+			continue
+		}
+		if e.Type == billing.EventStarted && !known.outcomeTypes[e.OutcomeType] {
+			results[i] = rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType))
+			continue
+		}
+		rows = append(rows, i)
+	}
+	owners, fresh, err := claimImportTasks(ctx, tx, batch, rows, now)
+	if err != nil {
+		return nil, err
+	}
+	kept := rows[:0]
+	for _, i := range rows {
+		e := batch[i].Event
+		if owners[e.TaskID] != e.CustomerID {
+			results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
+				Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)})
+			continue
+		}
+		kept = append(kept, i)
+	}
+	rows = kept
+	missing, err := stageAndInsert(ctx, tx, batch, rows, fresh, known.prices, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		stored, err := storedFingerprints(ctx, tx, missing)
+		if err != nil {
+			return nil, err
+		}
+		notInserted := make(map[string]bool, len(missing))
+		for _, id := range missing {
+			notInserted[id] = true
+		}
+		for _, i := range rows {
+			e := batch[i].Event
+			if !notInserted[e.ID] {
+				continue
+			}
+			if fp, ok := stored[e.ID]; ok && fp == e.Fingerprint {
+				results[i] = billing.IngestResult{ID: e.ID, Status: billing.IngestDuplicate}
+			} else {
+				results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "id",
+					Message: "an event with this id was already accepted with a different body"})
+			}
+		}
+	}
+	for i, in := range batch {
+		if j := first[in.Event.ID]; j != i && results[i].Status == billing.IngestDuplicate && results[j].Status == billing.IngestRejected {
+			results[i] = results[j]
+		}
+	}
+	return results, nil
+}
+
+type importRefs struct {
+	customers    map[string]bool
+	outcomeTypes map[string]bool
+	prices       map[string][]billing.ModelPrice // by model, sorted by effective_from
+}
+
+// importLookups fetches in one pipelined round trip the customers, outcome types and model prices
+// a chunk names.
+func importLookups(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) (importRefs, error) {
+	customers, outcomeTypes, models := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, in := range batch {
+		e := in.Event
+		customers[e.CustomerID] = true
+		if e.OutcomeType != "" {
+			outcomeTypes[e.OutcomeType] = true
+		}
+		if e.Model != "" {
+			models[e.Model] = true
+		}
+	}
+	out := importRefs{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, prices: map[string][]billing.ModelPrice{}}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id FROM customers WHERE id = ANY($1)`, keys(customers)).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(id string, _ string) { out.customers[id] = true })
+	})
+	b.Queue(`SELECT key FROM outcome_types WHERE key = ANY($1)`, keys(outcomeTypes)).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(k string, _ string) { out.outcomeTypes[k] = true })
+	})
+	b.Queue(`SELECT `+modelPriceColumns+` FROM model_prices WHERE model = ANY($1) ORDER BY model, effective_from, origin`,
+		keys(models)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			p, err := scanModelPrice(rows)
+			if err != nil {
+				return err
+			}
+			out.prices[p.Model] = append(out.prices[p.Model], p)
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return out, fmt.Errorf("look up references: %w", err)
+	}
+	return out, nil
+}
+
+// claimImportTasks creates the chunk's tasks that do not exist yet — the first customer named
+// for a task owns it; in task id order, so that concurrent writers lock them alike — and then
+// reads every one's owner in a statement of its own, which sees a task another transaction
+// created while this one waited for it. fresh holds the tasks this chunk created.
+func claimImportTasks(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, now time.Time) (owners map[string]string, fresh map[string]bool, err error) {
+	owner := map[string]string{}
+	for _, i := range rows {
+		e := batch[i].Event
+		if _, ok := owner[e.TaskID]; !ok {
+			owner[e.TaskID] = e.CustomerID
+		}
+	}
+	taskIDs := make([]string, 0, len(owner))
+	for t := range owner {
+		taskIDs = append(taskIDs, t)
+	}
+	sort.Strings(taskIDs)
+	customers := make([]string, len(taskIDs))
+	for k, t := range taskIDs {
+		customers[k] = owner[t]
+	}
+	owners, fresh = make(map[string]string, len(taskIDs)), map[string]bool{}
+	if len(taskIDs) == 0 {
+		return owners, fresh, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
+		SELECT t, c, $3, $3 FROM unnest($1::text[], $2::text[]) AS u(t, c) ORDER BY t
+		ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, taskIDs, customers, now).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(t, _ string) { fresh[t] = true })
+	})
+	b.Queue(`SELECT t.task_id, t.customer_id FROM unnest($1::text[]) AS u(id) JOIN tasks t ON t.task_id = u.id`, taskIDs).Query(func(rows pgx.Rows) error {
+		return collectInto(rows, func(t, c string) { owners[t] = c })
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	return owners, fresh, nil
+}
+
+// stageAndInsert copies the events at rows into the staging table and moves them into events
+// and outbox in one statement (outbox rows as insertEvents writes them), returning the ids it did
+// not insert because they were already stored.
+func stageAndInsert(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool,
+	prices map[string][]billing.ModelPrice, now time.Time) ([]string, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	// Sorts of a chunk fit in 64 MB instead of spilling to disk; JIT compiling costs more than it
+	// saves on statements this simple.
+	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; TRUNCATE import_stage`); err != nil {
+		return nil, fmt.Errorf("staging table: %w", err)
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, importStageColumns, pgx.CopyFromSlice(len(rows), func(k int) ([]any, error) {
+		in := batch[rows[k]]
+		e := in.Event
+		fp := e.Fingerprint
+		row := []any{e.ID, fp[:], string(e.Type), e.CustomerID, e.TaskID, e.OccurredAt, json.RawMessage(in.Body),
+			nil, nil, nil, nil, nil, nil, nil, e.Type != billing.EventUsage || fresh[e.TaskID]}
+		if e.Type != billing.EventUsage {
+			return row, nil
+		}
+		if e.Cost != nil {
+			row[13] = *e.Cost
+			return row, nil
+		}
+		t := e.Tokens
+		row[7], row[8], row[9], row[10], row[11], row[12] = e.Model, t.Input, t.CachedInput, t.CacheWrite, t.Reasoning, t.Output
+		if p, ok := billing.PriceAt(prices[e.Model], e.OccurredAt); ok {
+			row[13] = p.Cost(t)
+		} else {
+			row[13] = decimal.NullDecimal{}
+		}
+		return row, nil
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("copy into staging table: %w", err)
+	}
+	// Ordered by id, as insertEvents locks them, so that an import and concurrent ingest batches
+	// carrying the same events never deadlock.
+	r, err := tx.Query(ctx, `
+		WITH ins AS (
+			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
+				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
+			SELECT id, fingerprint, type, customer_id, task_id, occurred_at, $1, body, model,
+				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd
+			FROM import_stage ORDER BY id
+			ON CONFLICT (id) DO NOTHING
+			RETURNING id, task_id, customer_id
+		), box AS (
+			INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
+			SELECT ins.id, ins.task_id, ins.customer_id, $1, $1 FROM ins JOIN import_stage s ON s.id = ins.id
+			WHERE s.outbox
+		)
+		SELECT s.id FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = s.id)`, now)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	missing, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	return missing, nil
+}
+
+// readChunks reads r line by line and sends chunks of up to size events, validated, to out; it
+// closes out at the end of r, on a read error (sent as the last chunk) or when ctx is done.
+func readChunks(ctx context.Context, r io.Reader, size int, now time.Time, out chan<- importChunk) {
+	defer close(out)
+	br := bufio.NewReaderSize(r, 256<<10)
+	line := 0
+	for {
+		// Lines are appended to one slab per chunk and sliced once it is complete: one allocation
+		// for the chunk's bodies rather than one per line.
+		var slab []byte
+		var spans [][2]int
+		var nums []int
+		var bad []billing.ImportError
+		var readErr error
+		for len(spans) < size {
+			raw, err := readLine(br)
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errLineTooLong) {
+				readErr = err
+				break
+			}
+			if raw != nil || errors.Is(err, errLineTooLong) {
+				line++
+			}
+			if errors.Is(err, errLineTooLong) {
+				bad = append(bad, billing.ImportError{Line: line, Err: billing.Invalid("", "line is longer than %d bytes", maxImportLine)})
+				continue
+			}
+			if t := bytes.TrimSpace(raw); len(t) > 0 {
+				spans = append(spans, [2]int{len(slab), len(slab) + len(t)})
+				slab = append(slab, t...)
+				nums = append(nums, line)
+			}
+			if errors.Is(err, io.EOF) {
+				readErr = io.EOF
+				break
+			}
+		}
+		ch := decodeChunk(slab, spans, nums, now)
+		ch.bad = mergeBad(bad, ch.bad)
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			// What was read before the error is not stored: a truncated upload must not leave a
+			// half-read last line behind, and the client is told to send the file again.
+			ch = importChunk{err: readErr}
+		}
+		if len(ch.events) > 0 || len(ch.bad) > 0 || ch.err != nil {
+			select {
+			case out <- ch:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if readErr != nil {
+			return
+		}
+	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line without its newline; nil and io.EOF at the end. A line longer
+// than maxImportLine is skipped and reported as errLineTooLong.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(buf)+len(frag) > maxImportLine {
+				for errors.Is(err, bufio.ErrBufferFull) {
+					_, err = br.ReadSlice('\n')
+				}
+				if err != nil && !errors.Is(err, io.EOF) {
+					return nil, err
+				}
+				return nil, errLineTooLong
+			}
+			buf = append(buf, frag...)
+			continue
+		}
+		if buf != nil {
+			frag = append(buf, frag...)
+		}
+		if err != nil {
+			if len(frag) == 0 {
+				return nil, err
+			}
+			return frag, err
+		}
+		return frag, nil
+	}
+}
+
+// decodeChunk validates the lines of a chunk on all CPUs: DecodeEvent parses each event twice
+// (checking, then fingerprinting), which is most of an import's CPU time.
+func decodeChunk(slab []byte, spans [][2]int, nums []int, now time.Time) importChunk {
+	n := len(spans)
+	evs := make([]billing.IncomingEvent, n)
+	errs := make([]error, n)
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/1000))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < n; k += workers {
+				raw := slab[spans[k][0]:spans[k][1]:spans[k][1]]
+				e, err := billing.DecodeEvent(raw, now)
+				evs[k], errs[k] = billing.IncomingEvent{Event: e, Body: raw}, err
+			}
+		}()
+	}
+	wg.Wait()
+	ch := importChunk{events: evs[:0], lines: make([]int, 0, n)}
+	for k := range n {
+		if errs[k] != nil {
+			var be *billing.Error
+			if !errors.As(errs[k], &be) {
+				be = billing.Invalid("", "%s", errs[k].Error())
+			}
+			raw := slab[spans[k][0]:spans[k][1]]
+			ch.bad = append(ch.bad, billing.ImportError{Line: nums[k], ID: peekEventID(raw), Err: be})
+			continue
+		}
+		ch.events = append(ch.events, evs[k])
+		ch.lines = append(ch.lines, nums[k])
+	}
+	return ch
+}
+
+// mergeBad merges two lists of rejected lines, each in line order.
+func mergeBad(a, b []billing.ImportError) []billing.ImportError {
+	if len(a) == 0 {
+		return b
+	}
+	out := append(a, b...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
+}
+
+// peekEventID finds the id of a line that failed validation, so that its error can name it.
+func peekEventID(raw []byte) string {
+	var v struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	id, _ := v.ID.(string)
+	if !billing.ValidID(id) {
+		return ""
+	}
+	return id
+}
