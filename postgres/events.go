@@ -30,79 +30,78 @@ func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) (
 	}
 }
 
-func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
+func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) (results []billing.IngestResult, err error) {
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		results, err = db.ingestTx(ctx, tx, batch, insertEvents)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest %d events: %w", len(batch), err)
+	}
+	return results, nil
+}
+
+// eventWriter writes the events of batch at rows (sorted by id) with their outbox rows — fresh
+// are the tasks this batch created — and returns the ids it inserted: an id already stored is
+// skipped. insertEvents does it in one statement for API batches; the import stages through COPY.
+type eventWriter func(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool,
+	prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error)
+
+// ingestTx validates batch against the database and stores it through write, in tx: the one path
+// of every event into the store, for API batches and imports alike.
+func (db *DB) ingestTx(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, write eventWriter) ([]billing.IngestResult, error) {
 	results := make([]billing.IngestResult, len(batch))
 	for i, in := range batch {
 		results[i] = billing.IngestResult{ID: in.Event.ID, Status: billing.IngestAccepted}
 	}
 	// Within the batch, a repeated id is resolved against its first occurrence.
 	first := map[string]int{}
+	var candidates []int // events not settled as in-batch repeats
 	for i, in := range batch {
 		if j, ok := first[in.Event.ID]; ok {
 			results[i] = repeatResult(in.Event, batch[j].Event)
 			continue
 		}
 		first[in.Event.ID] = i
+		candidates = append(candidates, i)
 	}
 	now := db.Now().UTC()
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var candidates []int // events not already settled as in-batch repeats
-		for i := range batch {
-			if results[i].Status == billing.IngestAccepted {
-				candidates = append(candidates, i)
-			}
-		}
-		known, err := lookupBatch(ctx, tx, batch, candidates, now)
-		if err != nil {
-			return err
-		}
-		var rows []int // indexes of events to insert
-		for i, in := range batch {
-			if results[i].Status != billing.IngestAccepted {
-				continue
-			}
-			e := in.Event
-			if !known.customers[e.CustomerID] {
-				results[i] = rejected(e.ID, billing.Invalid("customer_id", "unknown customer %q: create it with POST /v1/customers first", e.CustomerID))
-				continue
-			}
-			if e.Type == billing.EventStarted && !known.outcomeTypes[e.OutcomeType] {
-				results[i] = rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType))
-				continue
-			}
+	known, err := lookupBatch(ctx, tx, batch, candidates, now)
+	if err != nil {
+		return nil, err
+	}
+	var rows []int // indexes of events to insert
+	for _, i := range candidates {
+		e := batch[i].Event
+		switch {
+		case !known.customers[e.CustomerID]:
+			results[i] = rejected(e.ID, billing.Invalid("customer_id", "unknown customer %q: create it with POST /v1/customers first", e.CustomerID))
+		case e.Type == billing.EventStarted && !known.outcomeTypes[e.OutcomeType]:
+			results[i] = rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType))
+		case known.owners[e.TaskID] != e.CustomerID:
+			results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
+				Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)})
+		default:
 			rows = append(rows, i)
 		}
-		owners, fresh := known.owners, known.fresh
-		kept := rows[:0]
-		for _, i := range rows {
-			e := batch[i].Event
-			if owners[e.TaskID] != e.CustomerID {
-				results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
-					Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)})
-				continue
-			}
-			kept = append(kept, i)
+	}
+	// Sorted by id so that concurrent batches carrying the same events lock them in the same
+	// order and never deadlock.
+	sort.Slice(rows, func(a, b int) bool { return batch[rows[a]].Event.ID < batch[rows[b]].Event.ID })
+	inserted, err := write(ctx, tx, batch, rows, known.fresh, known.prices, now)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, i := range rows {
+		if !inserted[batch[i].Event.ID] {
+			missing = append(missing, batch[i].Event.ID)
 		}
-		rows = kept
-		// Sorted by id so that concurrent batches carrying the same events lock them in the same
-		// order and never deadlock.
-		sort.Slice(rows, func(a, b int) bool { return batch[rows[a]].Event.ID < batch[rows[b]].Event.ID })
-		inserted, err := insertEvents(ctx, tx, batch, rows, fresh, known.prices, now)
-		if err != nil {
-			return err
-		}
-		var missing []string
-		for _, i := range rows {
-			if !inserted[batch[i].Event.ID] {
-				missing = append(missing, batch[i].Event.ID)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
+	}
+	if len(missing) > 0 {
 		stored, err := storedFingerprints(ctx, tx, missing)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, i := range rows {
 			e := batch[i].Event
@@ -116,10 +115,6 @@ func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) ([]bill
 					Message: "an event with this id was already accepted with a different body"})
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ingest %d events: %w", len(batch), err)
 	}
 	// A later event of the batch repeating an earlier one follows the earlier one's fate.
 	for i, in := range batch {

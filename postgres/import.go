@@ -244,182 +244,30 @@ func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []bil
 	}
 }
 
-// importChunk is ingest (events.go) for a chunk, with the events written through the staging
-// table: the same look-ups, rejections, task claim and duplicate check, in the same order, so
-// that an import stores exactly what IngestEvents would (TestImportMixedFile compares the two).
-// The look-ups and the claim are written out here rather than shared because ingest's pipeline
-// them with its insert for small batches, which a chunk of 50,000 has no use for.
+// importChunk is ingest for a chunk — the same look-ups, rejections, task claim and duplicate
+// check (ingestTx) — with the events written through the staging table, so that an import stores
+// exactly what IngestEvents would (TestImportMixedFile compares the two).
 func (db *DB) importChunk(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
-	results := make([]billing.IngestResult, len(batch))
-	for i, in := range batch {
-		results[i] = billing.IngestResult{ID: in.Event.ID, Status: billing.IngestAccepted}
-	}
-	first := make(map[string]int, len(batch))
-	for i, in := range batch {
-		if j, ok := first[in.Event.ID]; ok {
-			results[i] = repeatResult(in.Event, batch[j].Event)
-			continue
-		}
-		first[in.Event.ID] = i
-	}
-	now := db.Now().UTC()
-	known, err := importLookups(ctx, tx, batch)
-	if err != nil {
-		return nil, err
-	}
-	var rows []int
-	for i, in := range batch {
-		if results[i].Status != billing.IngestAccepted {
-			continue
-		}
-		e := in.Event
-		if !known.customers[e.CustomerID] {
-			results[i] = rejected(e.ID, billing.Invalid("customer_id", "unknown customer %q: create it with POST /v1/customers first", e.CustomerID))
-			continue
-		}
-		if e.Type == billing.EventStarted && !known.outcomeTypes[e.OutcomeType] {
-			results[i] = rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType))
-			continue
-		}
-		rows = append(rows, i)
-	}
-	owners, fresh, err := claimImportTasks(ctx, tx, batch, rows, now)
-	if err != nil {
-		return nil, err
-	}
-	kept := rows[:0]
-	for _, i := range rows {
-		e := batch[i].Event
-		if owners[e.TaskID] != e.CustomerID {
-			results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
-				Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)})
-			continue
-		}
-		kept = append(kept, i)
-	}
-	rows = kept
-	missing, err := stageAndInsert(ctx, tx, batch, rows, fresh, known.prices, now)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		stored, err := storedFingerprints(ctx, tx, missing)
+	return db.ingestTx(ctx, tx, batch, func(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int,
+		fresh map[string]bool, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
+		missing, err := stageAndInsert(ctx, tx, batch, rows, fresh, prices, now)
 		if err != nil {
 			return nil, err
 		}
-		notInserted := make(map[string]bool, len(missing))
+		skipped := make(map[string]bool, len(missing))
 		for _, id := range missing {
-			notInserted[id] = true
+			skipped[id] = true
 		}
+		inserted := make(map[string]bool, len(rows))
 		for _, i := range rows {
-			e := batch[i].Event
-			if !notInserted[e.ID] {
-				continue
-			}
-			if fp, ok := stored[e.ID]; ok && fp == e.Fingerprint {
-				results[i] = billing.IngestResult{ID: e.ID, Status: billing.IngestDuplicate}
-			} else {
-				results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "id",
-					Message: "an event with this id was already accepted with a different body"})
+			if id := batch[i].Event.ID; !skipped[id] {
+				inserted[id] = true
 			}
 		}
-	}
-	for i, in := range batch {
-		if j := first[in.Event.ID]; j != i && results[i].Status == billing.IngestDuplicate && results[j].Status == billing.IngestRejected {
-			results[i] = results[j]
-		}
-	}
-	return results, nil
+		return inserted, nil
+	})
 }
 
-type importRefs struct {
-	customers    map[string]bool
-	outcomeTypes map[string]bool
-	prices       map[string][]billing.ModelPrice // by model, sorted by effective_from
-}
-
-// importLookups fetches in one pipelined round trip the customers, outcome types and model prices
-// a chunk names.
-func importLookups(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) (importRefs, error) {
-	customers, outcomeTypes, models := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, in := range batch {
-		e := in.Event
-		customers[e.CustomerID] = true
-		if e.OutcomeType != "" {
-			outcomeTypes[e.OutcomeType] = true
-		}
-		if e.Model != "" {
-			models[e.Model] = true
-		}
-	}
-	out := importRefs{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, prices: map[string][]billing.ModelPrice{}}
-	b := &pgx.Batch{}
-	b.Queue(`SELECT id FROM customers WHERE id = ANY($1)`, keys(customers)).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(id string, _ string) { out.customers[id] = true })
-	})
-	b.Queue(`SELECT key FROM outcome_types WHERE key = ANY($1)`, keys(outcomeTypes)).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(k string, _ string) { out.outcomeTypes[k] = true })
-	})
-	b.Queue(`SELECT `+modelPriceColumns+` FROM model_prices WHERE model = ANY($1) ORDER BY model, effective_from, origin`,
-		keys(models)).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			p, err := scanModelPrice(rows)
-			if err != nil {
-				return err
-			}
-			out.prices[p.Model] = append(out.prices[p.Model], p)
-		}
-		return rows.Err()
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return out, fmt.Errorf("look up references: %w", err)
-	}
-	return out, nil
-}
-
-// claimImportTasks creates the chunk's tasks that do not exist yet — the first customer named
-// for a task owns it; in task id order, so that concurrent writers lock them alike — and then
-// reads every one's owner in a statement of its own, which sees a task another transaction
-// created while this one waited for it. fresh holds the tasks this chunk created.
-func claimImportTasks(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, now time.Time) (owners map[string]string, fresh map[string]bool, err error) {
-	owner := map[string]string{}
-	for _, i := range rows {
-		e := batch[i].Event
-		if _, ok := owner[e.TaskID]; !ok {
-			owner[e.TaskID] = e.CustomerID
-		}
-	}
-	taskIDs := make([]string, 0, len(owner))
-	for t := range owner {
-		taskIDs = append(taskIDs, t)
-	}
-	sort.Strings(taskIDs)
-	customers := make([]string, len(taskIDs))
-	for k, t := range taskIDs {
-		customers[k] = owner[t]
-	}
-	owners, fresh = make(map[string]string, len(taskIDs)), map[string]bool{}
-	if len(taskIDs) == 0 {
-		return owners, fresh, nil
-	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
-		SELECT t, c, $3, $3 FROM unnest($1::text[], $2::text[]) AS u(t, c) ORDER BY t
-		ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, taskIDs, customers, now).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(t, _ string) { fresh[t] = true })
-	})
-	b.Queue(`SELECT t.task_id, t.customer_id FROM unnest($1::text[]) AS u(id) JOIN tasks t ON t.task_id = u.id`, taskIDs).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(t, c string) { owners[t] = c })
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, nil, fmt.Errorf("claim tasks: %w", err)
-	}
-	return owners, fresh, nil
-}
-
-// stageAndInsert copies the events at rows into the staging table and moves them into events
-// and outbox in one statement (outbox rows as insertEvents writes them), returning the ids it did
-// not insert because they were already stored.
 func stageAndInsert(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool,
 	prices map[string][]billing.ModelPrice, now time.Time) ([]string, error) {
 	if len(rows) == 0 {

@@ -103,7 +103,7 @@ the ingest scope); with --database-url it is imported straight into the database
 			case rep.Refused:
 				return fmt.Errorf("import refused: %d lines rejected, nothing stored (--all-or-nothing)", rep.Rejected)
 			case rep.Rejected > 0:
-				return fmt.Errorf("%d lines rejected; the other lines are stored", rep.Rejected)
+				return fmt.Errorf("%d of %d lines rejected; the others are stored", rep.Rejected, rep.Lines)
 			}
 			return nil
 		},
