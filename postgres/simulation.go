@@ -271,6 +271,12 @@ func (db *DB) SimulatePeriod(ctx context.Context, id string, t billing.Simulatio
 		return res, err
 	}
 	err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// Periods are rated several at a time. Without this lock two of them counted the results
+		// each in its own snapshot, before the other's commit, and the last to commit wrote a
+		// count one short; holding the simulation's row makes the second count after the first.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM simulations WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO simulation_results (simulation_id, customer_id, period_start, period_end, result)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (simulation_id, customer_id, period_start) DO UPDATE SET result = EXCLUDED.result`,
 			id, t.CustomerID, t.Period.Start, t.Period.End, raw); err != nil {
