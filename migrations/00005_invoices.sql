@@ -203,29 +203,15 @@ CREATE TRIGGER invoice_lines_guard BEFORE INSERT OR UPDATE OR DELETE ON invoice_
 CREATE TRIGGER invoice_tasks_guard_update BEFORE UPDATE ON invoice_tasks
     FOR EACH ROW EXECUTE FUNCTION invoice_children_guard();
 
+-- Both statement triggers name their transition table changed_rows, so one function serves them.
 -- +goose StatementBegin
-CREATE FUNCTION invoice_tasks_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    bad text;
-BEGIN
-    SELECT i.id || ' is ' || i.status INTO bad
-    FROM (SELECT DISTINCT invoice_id FROM new_rows) r JOIN invoices i ON i.id = r.invoice_id
-    WHERE i.status <> 'draft' LIMIT 1;
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'invoice %: its invoice_tasks cannot be changed', bad USING ERRCODE = 'P0001';
-    END IF;
-    RETURN NULL;
-END $$;
--- +goose StatementEnd
-
--- +goose StatementBegin
-CREATE FUNCTION invoice_tasks_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION invoice_tasks_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bad text;
 BEGIN
     -- A draft deleted as a whole cascades here; its row is gone, so it matches nothing.
     SELECT i.id || ' is ' || i.status INTO bad
-    FROM (SELECT DISTINCT invoice_id FROM old_rows) r JOIN invoices i ON i.id = r.invoice_id
+    FROM (SELECT DISTINCT invoice_id FROM changed_rows) r JOIN invoices i ON i.id = r.invoice_id
     WHERE i.status <> 'draft' LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'invoice %: its invoice_tasks cannot be changed', bad USING ERRCODE = 'P0001';
@@ -235,9 +221,9 @@ END $$;
 -- +goose StatementEnd
 
 CREATE TRIGGER invoice_tasks_guard_insert AFTER INSERT ON invoice_tasks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION invoice_tasks_inserted();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION invoice_tasks_changed();
 CREATE TRIGGER invoice_tasks_guard_delete AFTER DELETE ON invoice_tasks
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION invoice_tasks_deleted();
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION invoice_tasks_changed();
 
 -- +goose StatementBegin
 -- A credit note is issued whole, with its number, and then never changes.
