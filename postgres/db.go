@@ -31,6 +31,8 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// Now is the store's clock; tests set it to make timestamps predictable.
 	Now func() time.Time
+
+	ingestQ ingestQueue // small IngestEvents batches, stored together
 }
 
 // Open connects to url and checks the connection.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -12,117 +13,177 @@ import (
 	"github.com/outcomebill/outcomebill/billing"
 )
 
-// IngestEvents stores a batch of validated events with their outbox rows in one transaction and
-// returns one result per event, in input order. Events whose id is already stored are duplicates
-// when their body is the same and conflicts otherwise; events naming an unknown customer or
-// outcome type, or a task that belongs to another customer, are rejected. Nothing of a rejected
-// event is written. A batch costs four round trips whatever its size: the begin, one pipelined
-// batch of look-ups that also claims the batch's tasks, the insert, and the commit (plus one to
-// tell duplicates from conflicts when ids repeat).
+// IngestEvents stores a batch of validated events with their outbox rows and returns one result
+// per event, in input order. Events whose id is already stored are duplicates when their body is
+// the same and conflicts otherwise; events naming an unknown customer or outcome type, or a task
+// that belongs to another customer, are rejected. Nothing of a rejected event is written.
+//
+// A batch is one autocommitted statement (ingestStatement): the look-ups, the task claim, the
+// costing of usage, the inserts and the verdict on every event happen in SQL, so a batch costs
+// one round trip whatever its size — as many as the raw insert it is measured against. Should a
+// concurrent batch create one of its tasks or events while it runs, those events are settled by
+// running the statement again for them alone (see settleEvents).
+//
+// Small batches sent at the same time by several clients are stored together (see ingestQueue):
+// each caller still gets its own results, once the statement holding its events has committed.
 func (db *DB) IngestEvents(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
+	if len(batch) < coalesceBelow {
+		return db.ingestQ.ingest(ctx, db, batch)
+	}
+	return db.ingestBatch(ctx, batch)
+}
+
+// ingestBatch stores batch with the ingest statement, running it again for events that a
+// deadlock left unsettled.
+func (db *DB) ingestBatch(ctx context.Context, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
+	results, candidates := newResults(batch)
 	for attempt := 1; ; attempt++ {
-		results, err := db.ingest(ctx, batch)
+		err := settleEvents(batch, results, candidates, func(rows []int, read func(pgx.Rows) error) error {
+			return db.runIngest(ctx, ingestArgs(batch, rows, db.Now().UTC()), read)
+		})
 		// Rows are locked in a fixed order (tasks by id, then events by id), so deadlocks should not
-		// happen; should one anyway, the whole batch is simply tried again.
+		// happen; should one anyway, the events not yet settled are simply tried again.
 		if err == nil || attempt == 3 || !retryable(err) {
-			return results, err
+			if err != nil {
+				return nil, fmt.Errorf("ingest %d events: %w", len(batch), err)
+			}
+			return results, nil
 		}
+		candidates = unsettled(results, candidates)
 	}
 }
 
-func (db *DB) ingest(ctx context.Context, batch []billing.IncomingEvent) (results []billing.IngestResult, err error) {
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		results, err = db.ingestTx(ctx, tx, batch, insertEvents)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ingest %d events: %w", len(batch), err)
-	}
-	return results, nil
+// runIngest runs the ingest statement in a transaction of its own, sent as one pipeline: one
+// round trip. The statement is planned once per connection (plan_cache_mode): left to itself,
+// PostgreSQL keeps planning it anew for small batches, because a plan made for the actual array
+// lengths looks cheaper than the generic one, and planning a statement this size took longer
+// than running it for a single event (BENCHMARKS.md, issue 4). The generic plan is the same
+// index probes whatever the batch size.
+func (db *DB) runIngest(ctx context.Context, args []any, read func(pgx.Rows) error) (err error) {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	b.Queue(ingestArraysSQL, args...).Query(read)
+	b.Queue(`COMMIT`)
+	return db.Pool.SendBatch(ctx, b).Close()
 }
 
-// eventWriter writes the events of batch at rows (sorted by id) with their outbox rows — fresh
-// are the tasks this batch created — and returns the ids it inserted: an id already stored is
-// skipped. insertEvents does it in one statement for API batches; the import stages through COPY.
-type eventWriter func(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool,
-	prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error)
-
-// ingestTx validates batch against the database and stores it through write, in tx: the one path
-// of every event into the store, for API batches and imports alike.
-func (db *DB) ingestTx(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, write eventWriter) ([]billing.IngestResult, error) {
+// newResults starts the results of a batch: every event accepted until found otherwise, a
+// repeated id resolved against its first occurrence in the batch. It returns the indexes of the
+// events left for the database to judge (the first occurrence of each id).
+func newResults(batch []billing.IncomingEvent) ([]billing.IngestResult, []int) {
 	results := make([]billing.IngestResult, len(batch))
+	first := make(map[string]int, len(batch))
+	candidates := make([]int, 0, len(batch))
 	for i, in := range batch {
-		results[i] = billing.IngestResult{ID: in.Event.ID, Status: billing.IngestAccepted}
-	}
-	// Within the batch, a repeated id is resolved against its first occurrence.
-	first := map[string]int{}
-	var candidates []int // events not settled as in-batch repeats
-	for i, in := range batch {
-		if j, ok := first[in.Event.ID]; ok {
-			results[i] = repeatResult(in.Event, batch[j].Event)
+		e := in.Event
+		if j, ok := first[e.ID]; ok {
+			results[i] = repeatResult(e, batch[j].Event)
 			continue
 		}
-		first[in.Event.ID] = i
+		first[e.ID] = i
+		results[i] = billing.IngestResult{ID: e.ID} // Status empty: not settled yet
 		candidates = append(candidates, i)
 	}
-	now := db.Now().UTC()
-	known, err := lookupBatch(ctx, tx, batch, candidates, now)
-	if err != nil {
-		return nil, err
-	}
-	var rows []int // indexes of events to insert
-	for _, i := range candidates {
-		e := batch[i].Event
-		switch {
-		case !known.customers[e.CustomerID]:
-			results[i] = rejected(e.ID, billing.Invalid("customer_id", "unknown customer %q: create it with POST /v1/customers first", e.CustomerID))
-		case e.Type == billing.EventStarted && !known.outcomeTypes[e.OutcomeType]:
-			results[i] = rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType))
-		case known.owners[e.TaskID] != e.CustomerID:
-			results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
-				Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)})
-		default:
-			rows = append(rows, i)
-		}
-	}
-	// Sorted by id so that concurrent batches carrying the same events lock them in the same
-	// order and never deadlock.
-	sort.Slice(rows, func(a, b int) bool { return batch[rows[a]].Event.ID < batch[rows[b]].Event.ID })
-	inserted, err := write(ctx, tx, batch, rows, known.fresh, known.prices, now)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
+	return results, candidates
+}
+
+// unsettled returns those of rows whose result is not known yet.
+func unsettled(results []billing.IngestResult, rows []int) []int {
+	var out []int
 	for _, i := range rows {
-		if !inserted[batch[i].Event.ID] {
-			missing = append(missing, batch[i].Event.ID)
+		if results[i].Status == "" {
+			out = append(out, i)
 		}
 	}
-	if len(missing) > 0 {
-		stored, err := storedFingerprints(ctx, tx, missing)
+	return out
+}
+
+// maxRaces bounds how often an event is judged again because a concurrent batch created its task
+// or its id while the statement ran. Each run waits for the writer it raced, so the next run sees
+// that writer's rows; more than a couple of runs would mean something else is wrong.
+const maxRaces = 5
+
+// settleEvents runs the ingest statement (through run) over the events of batch at rows, in
+// batch order, and fills in their results; events that raced a concurrent writer are run again.
+// Finally a later event of the batch repeating an earlier one follows the earlier one's fate.
+func settleEvents(batch []billing.IncomingEvent, results []billing.IngestResult, rows []int,
+	run func(rows []int, read func(pgx.Rows) error) error) error {
+	for race := 0; len(rows) > 0; race++ {
+		if race == maxRaces {
+			return fmt.Errorf("%d events still racing concurrent writers after %d runs", len(rows), maxRaces)
+		}
+		var raced []int
+		err := run(rows, func(r pgx.Rows) error {
+			var (
+				ord                int32
+				customerOK, typeOK bool
+				owner              *string
+				inserted           bool
+				storedFP           []byte
+			)
+			_, err := pgx.ForEachRow(r, []any{&ord, &customerOK, &typeOK, &owner, &inserted, &storedFP}, func() error {
+				i := int(ord)
+				if i < 0 || i >= len(batch) {
+					return fmt.Errorf("ingest statement returned event %d of %d", i, len(batch))
+				}
+				if res, ok := verdict(batch[i].Event, customerOK, typeOK, owner, inserted, storedFP); ok {
+					results[i] = res
+				} else {
+					raced = append(raced, i)
+				}
+				return nil
+			})
+			return err
+		})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, i := range rows {
-			e := batch[i].Event
-			if inserted[e.ID] {
-				continue
-			}
-			if fp, ok := stored[e.ID]; ok && fp == e.Fingerprint {
-				results[i] = billing.IngestResult{ID: e.ID, Status: billing.IngestDuplicate}
-			} else {
-				results[i] = rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "id",
-					Message: "an event with this id was already accepted with a different body"})
-			}
-		}
+		rows = raced
 	}
-	// A later event of the batch repeating an earlier one follows the earlier one's fate.
+	first := make(map[string]int, len(batch))
 	for i, in := range batch {
-		if j := first[in.Event.ID]; j != i && results[i].Status == billing.IngestDuplicate && results[j].Status == billing.IngestRejected {
+		j, seen := first[in.Event.ID]
+		if !seen {
+			first[in.Event.ID] = i
+			continue
+		}
+		if results[i].Status == billing.IngestDuplicate && results[j].Status == billing.IngestRejected {
 			results[i] = results[j]
 		}
 	}
-	return results, nil
+	for i := range results {
+		if results[i].Status == "" {
+			return fmt.Errorf("event %d (%s) was not settled", i, results[i].ID)
+		}
+	}
+	return nil
+}
+
+// verdict is an event's result from what the ingest statement found; ok is false when the event
+// raced a concurrent writer and must be judged again: its task, or an event with its id, was
+// created by a transaction that committed after the statement's snapshot was taken, so the
+// statement could neither claim nor see it.
+func verdict(e billing.Event, customerOK, typeOK bool, owner *string, inserted bool, storedFP []byte) (billing.IngestResult, bool) {
+	switch {
+	case !customerOK:
+		return rejected(e.ID, billing.Invalid("customer_id", "unknown customer %q: create it with POST /v1/customers first", e.CustomerID)), true
+	case !typeOK:
+		return rejected(e.ID, billing.Invalid("outcome_type", "unknown outcome type %q: create it with PUT /v1/outcome-types/{outcome_type} first", e.OutcomeType)), true
+	case owner == nil:
+		return billing.IngestResult{}, false
+	case *owner != e.CustomerID:
+		return rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "task_id",
+			Message: fmt.Sprintf("task %q belongs to another customer", e.TaskID)}), true
+	case inserted:
+		return billing.IngestResult{ID: e.ID, Status: billing.IngestAccepted}, true
+	case storedFP == nil:
+		return billing.IngestResult{}, false
+	case bytes.Equal(storedFP, e.Fingerprint[:]):
+		return billing.IngestResult{ID: e.ID, Status: billing.IngestDuplicate}, true
+	}
+	return rejected(e.ID, &billing.Error{Code: billing.ECONFLICT, Field: "id",
+		Message: "an event with this id was already accepted with a different body"}), true
 }
 
 func repeatResult(e, earlier billing.Event) billing.IngestResult {
@@ -137,127 +198,23 @@ func rejected(id string, err *billing.Error) billing.IngestResult {
 	return billing.IngestResult{ID: id, Status: billing.IngestRejected, Err: err}
 }
 
-type batchLookups struct {
-	customers    map[string]bool
-	outcomeTypes map[string]bool
-	owners       map[string]string               // task → its customer, after the claim
-	fresh        map[string]bool                 // tasks this batch created
-	prices       map[string][]billing.ModelPrice // by model, sorted by effective_from
-}
-
-// lookupBatch fetches in one pipelined round trip what validating a batch needs from the database,
-// and claims the batch's tasks on the way: it creates the tasks that do not exist yet — only for
-// events that name a known customer (and, for task.started, a known outcome type), in task id
-// order so that concurrent batches lock them alike — and then reads every task's owner. The read
-// is a statement of its own so that it sees a task another batch created while this one waited
-// for it: the first batch to create a task decides its customer.
-func lookupBatch(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, candidates []int, now time.Time) (batchLookups, error) {
-	customers, outcomeTypes, models := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, in := range batch {
-		e := in.Event
-		customers[e.CustomerID] = true
-		if e.OutcomeType != "" {
-			outcomeTypes[e.OutcomeType] = true
-		}
-		if e.Model != "" {
-			models[e.Model] = true
-		}
-	}
-	out := batchLookups{customers: map[string]bool{}, outcomeTypes: map[string]bool{}, prices: map[string][]billing.ModelPrice{},
-		owners: map[string]string{}, fresh: map[string]bool{}}
-	n := len(candidates)
-	tasks, custs, types, ots := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for k, i := range candidates {
-		e := batch[i].Event
-		tasks[k], custs[k], types[k], ots[k] = e.TaskID, e.CustomerID, string(e.Type), e.OutcomeType
-	}
-	b := &pgx.Batch{}
-	b.Queue(`SELECT id FROM customers WHERE id = ANY($1)`, keys(customers)).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(id string, _ string) { out.customers[id] = true })
-	})
-	b.Queue(`SELECT key FROM outcome_types WHERE key = ANY($1)`, keys(outcomeTypes)).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(k string, _ string) { out.outcomeTypes[k] = true })
-	})
-	b.Queue(`SELECT `+modelPriceColumns+` FROM model_prices WHERE model = ANY($1) ORDER BY model, effective_from, origin`,
-		keys(models)).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			p, err := scanModelPrice(rows)
-			if err != nil {
-				return err
-			}
-			out.prices[p.Model] = append(out.prices[p.Model], p)
-		}
-		return rows.Err()
-	})
-	// DISTINCT ON keeps each task's first valid event: its customer becomes the task's owner.
-	b.Queue(`INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
-		SELECT task_id, customer_id, $5, $5 FROM (
-			SELECT DISTINCT ON (e.task_id) e.task_id, e.customer_id
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(task_id, customer_id, type, outcome_type, ord)
-			WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = e.customer_id)
-				AND (e.type <> 'task.started' OR EXISTS (SELECT 1 FROM outcome_types o WHERE o.key = e.outcome_type))
-			ORDER BY e.task_id, e.ord) first
-		ORDER BY task_id
-		ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, tasks, custs, types, ots, now).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(t, _ string) { out.fresh[t] = true })
-	})
-	// Joined from unnest rather than filtered with = ANY($1): the planner then sizes the look-up by
-	// the array (index probes) instead of by the table, and a cached generic plan made while the
-	// table was small cannot turn it into a full scan later.
-	b.Queue(`SELECT t.task_id, t.customer_id FROM unnest($1::text[]) AS u(id) JOIN tasks t ON t.task_id = u.id`, tasks).Query(func(rows pgx.Rows) error {
-		return collectInto(rows, func(t, c string) { out.owners[t] = c })
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return out, fmt.Errorf("look up batch references: %w", err)
-	}
-	return out, nil
-}
-
-// collectInto reads rows of one or two text columns.
-func collectInto(rows pgx.Rows, f func(a, b string)) error {
-	defer rows.Close()
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return err
-		}
-		a, _ := vals[0].(string)
-		var b string
-		if len(vals) > 1 {
-			b, _ = vals[1].(string)
-		}
-		f(a, b)
-	}
-	return rows.Err()
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// insertEvents writes the events at rows, their tasks (if new) and their outbox rows in one
-// statement, and returns the ids it inserted: an id already stored is skipped, not overwritten.
-func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
+// ingestArgs are the arguments of ingestArraysSQL for the events of batch at rows: $1 the
+// receive time, then one array per column of the incoming events.
+func ingestArgs(batch []billing.IncomingEvent, rows []int, now time.Time) []any {
 	n := len(rows)
-	if n == 0 {
-		return map[string]bool{}, nil
-	}
 	var (
-		ids, types, customers, tasks, models = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
-		fps                                  = make([][]byte, n)
-		bodies                               = make([]string, n)
-		at                                   = make([]time.Time, n)
-		in, cin, cw, re, out                 = make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
-		cost                                 = make([]decimal.NullDecimal, n)
+		ords                                      = make([]int32, n)
+		ids, types, customers, tasks, outcomeType = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		models                                    = make([]*string, n)
+		fps                                       = make([][]byte, n)
+		bodies                                    = make([]string, n)
+		at                                        = make([]time.Time, n)
+		in, cin, cw, re, out                      = make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
+		cost                                      = make([]decimal.NullDecimal, n)
 	)
 	for k, i := range rows {
 		e := batch[i].Event
-		ids[k], types[k], customers[k], tasks[k], at[k] = e.ID, string(e.Type), e.CustomerID, e.TaskID, e.OccurredAt
+		ords[k], ids[k], types[k], customers[k], tasks[k], outcomeType[k], at[k] = int32(i), e.ID, string(e.Type), e.CustomerID, e.TaskID, e.OutcomeType, e.OccurredAt
 		fp := e.Fingerprint
 		fps[k], bodies[k] = fp[:], string(batch[i].Body)
 		if e.Type != billing.EventUsage {
@@ -267,69 +224,99 @@ func insertEvents(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent,
 			cost[k] = decimal.NullDecimal{Decimal: *e.Cost, Valid: true}
 			continue
 		}
-		m := e.Model
+		m, t := e.Model, e.Tokens
 		models[k] = &m
-		t := e.Tokens
 		in[k], cin[k], cw[k], re[k], out[k] = &t.Input, &t.CachedInput, &t.CacheWrite, &t.Reasoning, &t.Output
-		if p, ok := billing.PriceAt(prices[m], e.OccurredAt); ok {
-			cost[k] = decimal.NullDecimal{Decimal: p.Cost(t), Valid: true}
-		}
 	}
-	// Events, then outbox rows, in one statement. Usage events get an outbox row only when they
-	// open a task (one of fresh, created by this batch): the workflow's state does not depend on
-	// usage (cost is summed here, in SQL), and every signal it is spared keeps a task's history
-	// four events shorter. A usage event that opens a task still goes out, so that its timeout
-	// starts.
-	r, err := tx.Query(ctx, `
-		WITH incoming AS (
-			SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-				$7::jsonb[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::numeric[])
-				WITH ORDINALITY AS t(id, fingerprint, type, customer_id, task_id, occurred_at, body, model,
-					input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd, ord)
-		), ins AS (
-			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
-				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
-			SELECT id, fingerprint, type, customer_id, task_id, occurred_at, $15, body, model,
-				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd
-			FROM incoming ORDER BY ord
-			ON CONFLICT (id) DO NOTHING
-			RETURNING id, type, task_id, customer_id
-		), box AS (
-			INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
-			SELECT id, task_id, customer_id, $15, $15 FROM ins
-			WHERE type <> 'task.usage' OR task_id = ANY($16)
-		)
-		SELECT id FROM ins`,
-		ids, fps, types, customers, tasks, at, bodies, models, in, cin, cw, re, out, cost, now, keys(fresh))
-	if err != nil {
-		return nil, fmt.Errorf("insert events: %w", err)
-	}
-	inserted := map[string]bool{}
-	err = collectInto(r, func(id, _ string) { inserted[id] = true })
-	if err != nil {
-		return nil, fmt.Errorf("insert events: %w", err)
-	}
-	return inserted, nil
+	return []any{now, ords, ids, fps, types, customers, tasks, outcomeType, at, bodies, models, in, cin, cw, re, out, cost}
 }
 
-func storedFingerprints(ctx context.Context, tx pgx.Tx, ids []string) (map[string][32]byte, error) {
-	rows, err := tx.Query(ctx, `SELECT e.id, e.fingerprint FROM unnest($1::text[]) AS u(id) JOIN events e ON e.id = u.id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up stored events: %w", err)
+// ingestArraysSQL is the ingest statement over the arrays of ingestArgs.
+var ingestArraysSQL = ingestStatement(`
+	SELECT * FROM unnest($2::int[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::text[],
+		$9::timestamptz[], $10::jsonb[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
+		$16::bigint[], $17::numeric[])
+	AS t(ord, id, fingerprint, type, customer_id, task_id, outcome_type, occurred_at, body, model,
+		input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)`)
+
+// ingestStatement is the one statement that stores a batch: source yields the incoming events
+// (ord, the event's index in the batch, and the columns of events; cost_usd set only for a
+// reported non-token cost) and $1 is the receive time. It
+//
+//   - checks each event's customer and (for task.started) outcome type;
+//   - claims the tasks of the valid events that do not exist yet — in task id order, so that
+//     concurrent batches lock them alike; the first event of a task in the batch names its owner;
+//   - costs token usage with the model's price valid at occurred_at (billing.PriceAt's rule: a
+//     vendor row wins over the catalog, then the latest; billing.ModelPrice.Cost's arithmetic,
+//     rounded to 16 places as decimal's division is), NULL while no price covers it;
+//   - inserts the events whose task belongs to their customer, in id order, skipping ids already
+//     stored, and an outbox row for each — usage only when it opens its task: the workflow's
+//     state does not depend on usage (cost is summed in SQL), and every signal it is spared keeps
+//     a task's history four events shorter; a usage event that opens a task still goes out, so
+//     that its timeout starts;
+//   - returns for every incoming event what settles it (see verdict).
+//
+// All parts see the snapshot taken when the statement starts, so a task or an event id that a
+// concurrent batch committed after that is neither claimed nor visible: owner or the stored
+// fingerprint come back NULL, and the event is judged again by a new statement.
+func ingestStatement(source string) string {
+	return `
+	WITH incoming AS (` + source + `
+	), checked AS MATERIALIZED (
+		SELECT i.*,
+			EXISTS (SELECT 1 FROM customers c WHERE c.id = i.customer_id) AS customer_ok,
+			(i.type <> 'task.started' OR EXISTS (SELECT 1 FROM outcome_types o WHERE o.key = i.outcome_type)) AS type_ok
+		FROM incoming i
+	), claimed AS (
+		INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
+		SELECT task_id, customer_id, $1, $1 FROM (
+			SELECT DISTINCT ON (task_id) task_id, customer_id FROM checked
+			WHERE customer_ok AND type_ok ORDER BY task_id, ord) first
+		ORDER BY task_id
+		-- No conflict target: both unique keys of tasks (task_id, and task_id with customer_id,
+		-- which events reference) must be arbiters, or a task created by a concurrent batch
+		-- would fail the second key instead of being skipped.
+		ON CONFLICT DO NOTHING
+		RETURNING task_id, customer_id
+	), judged AS MATERIALIZED (
+		SELECT c.*, coalesce(cl.customer_id, (SELECT t.customer_id FROM tasks t WHERE t.task_id = c.task_id)) AS owner,
+			cl.task_id IS NOT NULL AS fresh,
+			CASE WHEN c.model IS NULL THEN c.cost_usd ELSE (
+				SELECT round((p.input_per_mtok * c.input_tokens + p.cached_input_per_mtok * c.cached_input_tokens
+					+ p.cache_write_per_mtok * c.cache_write_tokens
+					+ coalesce(p.reasoning_per_mtok, p.output_per_mtok) * c.reasoning_tokens
+					+ p.output_per_mtok * c.output_tokens) * 0.000001, 16)
+				FROM model_prices p WHERE p.model = c.model AND p.effective_from <= c.occurred_at
+				ORDER BY p.origin = 'vendor' DESC, p.effective_from DESC LIMIT 1)
+			END AS cost
+		FROM checked c LEFT JOIN claimed cl ON cl.task_id = c.task_id
+	), ins AS (
+		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
+			input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
+		SELECT id, fingerprint, type, customer_id, task_id, occurred_at, $1, body, model,
+			input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost
+		FROM judged WHERE customer_ok AND type_ok AND owner = customer_id
+		ORDER BY id
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id
+	), box AS (
+		INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
+		SELECT j.id, j.task_id, j.customer_id, $1, $1 FROM ins JOIN judged j ON j.id = ins.id
+		WHERE j.type <> 'task.usage' OR j.fresh
+	)
+	SELECT j.ord::int4, j.customer_ok, j.type_ok, j.owner, ins.id IS NOT NULL,
+		CASE WHEN ins.id IS NULL THEN (SELECT e.fingerprint FROM events e WHERE e.id = j.id) END
+	FROM judged j LEFT JOIN ins ON ins.id = j.id
+	ORDER BY j.ord`
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	defer rows.Close()
-	out := map[string][32]byte{}
-	for rows.Next() {
-		var id string
-		var fp []byte
-		if err := rows.Scan(&id, &fp); err != nil {
-			return nil, err
-		}
-		var a [32]byte
-		copy(a[:], fp)
-		out[id] = a
-	}
-	return out, rows.Err()
+	sort.Strings(out)
+	return out
 }
 
 // costUnpricedUsage costs the usage events of model that no price covered when they arrived, now

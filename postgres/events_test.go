@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,5 +241,186 @@ func TestOutboxClaimAndRelease(t *testing.T) {
 	}
 	if lag, err := db.OutboxLag(ctx); err != nil || lag < 0 {
 		t.Errorf("lag = %v, %v", lag, err)
+	}
+}
+
+// A batch that runs while another transaction creates one of its tasks, or stores one of its
+// event ids, cannot see that transaction's rows in its snapshot once it has waited for it: its
+// events are judged again, and get the verdicts a later batch would.
+func TestIngestRacingAnotherWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		setup string // run by the other writer, committed while the batch waits for it
+		event map[string]any
+		want  string
+		rows  int // events e9 stored in the end
+	}{
+		{"task created for another customer", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'globex')`,
+			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
+			"[rejected:conflict:task_id]", 0},
+		{"task created for the same customer", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme')`,
+			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
+			"[accepted]", 1},
+		{"event id stored with the same body", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme');
+			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
+			VALUES ('e9', $1, 'task.cancelled', 'acme', 't9', now(), now(), '{}')`,
+			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
+			"[duplicate]", 1},
+		{"event id stored with another body", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme');
+			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
+			VALUES ('e9', '\x00', 'task.cancelled', 'acme', 't9', now(), now(), '{}')`,
+			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
+			"[rejected:conflict:id]", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := ingestFixture(t)
+			ev := incoming(t, tc.event)
+			tx, err := db.Pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			var args []any
+			if strings.Contains(tc.setup, "$1") {
+				args = append(args, ev.Event.Fingerprint[:])
+			}
+			for _, stmt := range strings.Split(tc.setup, ";") {
+				if _, err := tx.Exec(ctx, stmt, args[:min(len(args), strings.Count(stmt, "$1"))]...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			type result struct {
+				rs  []billing.IngestResult
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rs, err := db.IngestEvents(ctx, []billing.IncomingEvent{ev})
+				done <- result{rs, err}
+			}()
+			// The batch waits on the other writer's uncommitted row before that one commits.
+			for deadline := time.Now().Add(20 * time.Second); ; {
+				if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+					AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the batch never waited for the other writer")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if s := fmt.Sprint(statuses(r.rs)); s != tc.want {
+				t.Errorf("got %s, want %s", s, tc.want)
+			}
+			if n := count(t, db, `SELECT count(*) FROM events WHERE id = 'e9'`); n != tc.rows {
+				t.Errorf("%d events e9 stored, want %d", n, tc.rows)
+			}
+		})
+	}
+}
+
+// Many clients sending small batches at once are stored together (ingestQueue), and each still
+// gets the results it would get alone: every id accepted once, a resend a duplicate, another
+// body under a taken id a conflict, a task of another customer refused.
+func TestIngestSmallBatchesFromManyClients(t *testing.T) {
+	t.Parallel()
+	db := ingestFixture(t)
+	ctx := context.Background()
+	const clients, ids = 40, 60
+	type sent struct {
+		ev  billing.IncomingEvent
+		res billing.IngestResult
+	}
+	out := make([][]sent, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range ids {
+				// Every client sends every id; clients 0–9 send a body of their own for ids
+				// divisible by 5 (a conflict unless theirs came first), and client 1 names task
+				// "shared" for globex while the others name it for acme.
+				fields := map[string]any{"id": fmt.Sprintf("ev-%02d", k), "type": "task.usage", "customer_id": "acme",
+					"task_id": fmt.Sprintf("task-%d", k%7), "model": "gpt-4.1-mini", "input_tokens": 100, "output_tokens": 10}
+				if k%5 == 0 && c < 10 {
+					fields["input_tokens"] = 100 + c
+				}
+				if k == 59 {
+					fields["task_id"] = "shared"
+					if c == 1 {
+						fields["customer_id"] = "globex"
+					}
+				}
+				ev := incoming(t, fields)
+				rs, err := db.IngestEvents(ctx, []billing.IncomingEvent{ev})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out[c] = append(out[c], sent{ev, rs[0]})
+			}
+		}()
+	}
+	wg.Wait()
+	// What is stored decides every verdict: the stored body's sender got accepted, senders of the
+	// same body a duplicate, senders of another body a conflict on id, and the customer that did
+	// not get to open task "shared" a conflict on task_id.
+	stored := map[string][]byte{}
+	rows, err := db.Pool.Query(ctx, `SELECT id, fingerprint FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var fp []byte
+		if err := rows.Scan(&id, &fp); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = fp
+	}
+	if len(stored) != ids {
+		t.Fatalf("%d events stored, want %d", len(stored), ids)
+	}
+	var owner string // whichever customer's event reached task "shared" first
+	if err := db.Pool.QueryRow(ctx, `SELECT customer_id FROM tasks WHERE task_id = 'shared'`).Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	accepted := map[string]int{}
+	for c := range clients {
+		for _, s := range out[c] {
+			e, r := s.ev.Event, s.res
+			same := string(stored[e.ID]) == string(e.Fingerprint[:])
+			var want string
+			switch {
+			case e.TaskID == "shared" && e.CustomerID != owner:
+				want = "rejected:conflict:task_id"
+			case !same:
+				want = "rejected:conflict:id"
+			case r.Status == billing.IngestAccepted:
+				want = "accepted"
+				accepted[e.ID]++
+			default:
+				want = "duplicate"
+			}
+			if got := statuses([]billing.IngestResult{r})[0]; got != want {
+				t.Errorf("client %d, %s: %s, want %s", c, e.ID, got, want)
+			}
+		}
+	}
+	for id := range stored {
+		if accepted[id] != 1 {
+			t.Errorf("%s accepted %d times, want once", id, accepted[id])
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/shopspring/decimal"
 
 	"github.com/outcomebill/outcomebill/billing"
 )
@@ -24,17 +23,6 @@ import (
 // maxImportLine is the longest line an import reads; an event is at most about 16 KiB (8 KiB of
 // metadata and a few free-text fields), so a longer line is a broken file, reported and skipped.
 const maxImportLine = 1 << 20
-
-// importStage is the session's staging table: each chunk is copied into it with COPY and moved
-// into events and outbox with one INSERT … SELECT.
-const importStage = `CREATE TEMP TABLE IF NOT EXISTS import_stage (
-	id text, fingerprint bytea, type text, customer_id text, task_id text, occurred_at timestamptz, body jsonb,
-	model text, input_tokens bigint, cached_input_tokens bigint, cache_write_tokens bigint, reasoning_tokens bigint,
-	output_tokens bigint, cost_usd numeric, outbox boolean)`
-
-var importStageColumns = []string{"id", "fingerprint", "type", "customer_id", "task_id", "occurred_at", "body",
-	"model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "output_tokens",
-	"cost_usd", "outbox"}
 
 // importChunk is a chunk of lines read and validated, ready to be stored.
 type importChunk struct {
@@ -46,8 +34,7 @@ type importChunk struct {
 
 // ImportEvents reads events from r, one JSON object a line, and stores them with the semantics of
 // IngestEvents: each line is checked with billing.DecodeEvent, then chunks of opt.ChunkSize lines
-// are copied into a temporary staging table and moved into tasks, events and outbox with one
-// INSERT … SELECT … ON CONFLICT (id) DO NOTHING. A line repeating a stored event is a duplicate;
+// are stored with IngestEvents' statement (ingestStatement), one statement a chunk. A line repeating a stored event is a duplicate;
 // one reusing a stored id with another body, naming an unknown customer or outcome type or a
 // task of another customer is rejected, as in IngestEvents. Each chunk is one transaction, so an
 // import cut short keeps the chunks before the cut and importing the file again completes it;
@@ -76,7 +63,7 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
-				releaseImportConn(c)
+				c.Release() // a connection left mid-transaction is closed, not reused
 			}
 		}
 	}()
@@ -86,9 +73,6 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 			return res, fmt.Errorf("import: %w", err)
 		}
 		conns[i] = c
-		if _, err := c.Exec(ctx, importStage); err != nil {
-			return res, fmt.Errorf("import: staging table: %w", err)
-		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -217,18 +201,6 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 	return res, nil
 }
 
-// releaseImportConn drops the staging table before the connection goes back to the pool, or
-// closes the connection if that fails (an import cut short may leave it mid-transaction).
-func releaseImportConn(conn *pgxpool.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.import_stage`); err != nil {
-		_ = conn.Hijack().Close(ctx)
-		return
-	}
-	conn.Release()
-}
-
 // importChunkTx stores a chunk in a transaction of its own, run again on a deadlock.
 func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
 	for attempt := 1; ; attempt++ {
@@ -244,90 +216,26 @@ func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []bil
 	}
 }
 
-// importChunk is ingest for a chunk — the same look-ups, rejections, task claim and duplicate
-// check (ingestTx) — with the events written through the staging table, so that an import stores
-// exactly what IngestEvents would (TestImportMixedFile compares the two).
+// importChunk stores a chunk with the statement of IngestEvents (ingestStatement), in tx, so that
+// an import stores exactly what IngestEvents would (TestImportMixedFile compares the two). The
+// statement gets the generic plan that runIngest gives it; sorts of a chunk fit in 64 MB instead
+// of spilling to disk, and JIT compiling a statement this simple costs more than it saves.
 func (db *DB) importChunk(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
-	return db.ingestTx(ctx, tx, batch, func(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int,
-		fresh map[string]bool, prices map[string][]billing.ModelPrice, now time.Time) (map[string]bool, error) {
-		missing, err := stageAndInsert(ctx, tx, batch, rows, fresh, prices, now)
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
+		return nil, err
+	}
+	results, candidates := newResults(batch)
+	err := settleEvents(batch, results, candidates, func(rows []int, read func(pgx.Rows) error) error {
+		r, err := tx.Query(ctx, ingestArraysSQL, ingestArgs(batch, rows, db.Now().UTC())...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		skipped := make(map[string]bool, len(missing))
-		for _, id := range missing {
-			skipped[id] = true
-		}
-		inserted := make(map[string]bool, len(rows))
-		for _, i := range rows {
-			if id := batch[i].Event.ID; !skipped[id] {
-				inserted[id] = true
-			}
-		}
-		return inserted, nil
+		return read(r)
 	})
-}
-
-func stageAndInsert(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent, rows []int, fresh map[string]bool,
-	prices map[string][]billing.ModelPrice, now time.Time) ([]string, error) {
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	// Sorts of a chunk fit in 64 MB instead of spilling to disk; JIT compiling costs more than it
-	// saves on statements this simple.
-	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; TRUNCATE import_stage`); err != nil {
-		return nil, fmt.Errorf("staging table: %w", err)
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, importStageColumns, pgx.CopyFromSlice(len(rows), func(k int) ([]any, error) {
-		in := batch[rows[k]]
-		e := in.Event
-		fp := e.Fingerprint
-		row := []any{e.ID, fp[:], string(e.Type), e.CustomerID, e.TaskID, e.OccurredAt, json.RawMessage(in.Body),
-			nil, nil, nil, nil, nil, nil, nil, e.Type != billing.EventUsage || fresh[e.TaskID]}
-		if e.Type != billing.EventUsage {
-			return row, nil
-		}
-		if e.Cost != nil {
-			row[13] = *e.Cost
-			return row, nil
-		}
-		t := e.Tokens
-		row[7], row[8], row[9], row[10], row[11], row[12] = e.Model, t.Input, t.CachedInput, t.CacheWrite, t.Reasoning, t.Output
-		if p, ok := billing.PriceAt(prices[e.Model], e.OccurredAt); ok {
-			row[13] = p.Cost(t)
-		} else {
-			row[13] = decimal.NullDecimal{}
-		}
-		return row, nil
-	}))
 	if err != nil {
-		return nil, fmt.Errorf("copy into staging table: %w", err)
+		return nil, err
 	}
-	// Ordered by id, as insertEvents locks them, so that an import and concurrent ingest batches
-	// carrying the same events never deadlock.
-	r, err := tx.Query(ctx, `
-		WITH ins AS (
-			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
-				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
-			SELECT id, fingerprint, type, customer_id, task_id, occurred_at, $1, body, model,
-				input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd
-			FROM import_stage ORDER BY id
-			ON CONFLICT (id) DO NOTHING
-			RETURNING id, task_id, customer_id
-		), box AS (
-			INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
-			SELECT ins.id, ins.task_id, ins.customer_id, $1, $1 FROM ins JOIN import_stage s ON s.id = ins.id
-			WHERE s.outbox
-		)
-		SELECT s.id FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = s.id)`, now)
-	if err != nil {
-		return nil, fmt.Errorf("insert events: %w", err)
-	}
-	missing, err := pgx.CollectRows(r, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("insert events: %w", err)
-	}
-	return missing, nil
+	return results, nil
 }
 
 // readChunks reads r line by line and sends chunks of up to size events, validated, to out; it

@@ -500,3 +500,110 @@ func benchRaw(b *testing.B, size int) {
 		})
 	}
 }
+
+// BenchmarkIngestVsRaw measures ingest and its yardstick side by side: short phases of raw
+// inserts and of IngestEvents alternate on the same server (raw first in odd rounds, ingest first
+// in even ones), so that whatever else loads the machine weighs on both alike, and reports both
+// rates and their ratio — the figure the goals are stated in. Each op's events are new; b.N is
+// the number of rounds (-benchtime=6x is a sound choice; each round is two phases of
+// BENCH_PHASE, 500ms by default).
+func BenchmarkIngestVsRaw(b *testing.B) {
+	phase := 500 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("BENCH_PHASE")); err == nil && d > 0 {
+		phase = d
+	}
+	bd := newBenchDB(b, benchServer(b))
+	for _, tc := range []struct{ batch, clients int }{{1, 8}, {100, 1}, {100, 8}, {1000, 1}} {
+		b.Run(fmt.Sprintf("batch=%d/clients=%d", tc.batch, tc.clients), func(b *testing.B) {
+			db := bd.store(b, tc.clients)
+			p := bd.pool(b, tc.clients)
+			rawTables(b, p)
+
+			gen := newEventGen()
+			var genMu sync.Mutex // the generator is not safe for concurrent use
+			next := func() []billing.IncomingEvent {
+				genMu.Lock()
+				defer genMu.Unlock()
+				return gen.batch(b, tc.batch)
+			}
+			now := time.Now()
+			raw := func() error {
+				r := toRaw(next())
+				var err error
+				if tc.batch == 1 {
+					_, err = p.Exec(context.Background(), rawSingleInsert, r.ids[0], r.fps[0], r.types[0], r.customers[0],
+						r.tasks[0], r.at[0], r.bodies[0], r.models[0], r.in[0], r.cin[0], r.cw[0], r.re[0], r.out[0], r.cost[0], now)
+				} else {
+					_, err = p.Exec(context.Background(), rawBatchInsert, r.ids, r.fps, r.types, r.customers, r.tasks, r.at,
+						r.bodies, r.models, r.in, r.cin, r.cw, r.re, r.out, r.cost, now)
+				}
+				return err
+			}
+			ingest := func() error {
+				rs, err := db.IngestEvents(context.Background(), next())
+				if err != nil {
+					return err
+				}
+				return checkAll(rs, billing.IngestAccepted)
+			}
+			var rawEvents, ingEvents int
+			var rawTime, ingTime time.Duration
+			b.ResetTimer()
+			for round := range b.N {
+				sides := []bool{true, false}
+				if round%2 == 1 {
+					sides = []bool{false, true}
+				}
+				for _, isRaw := range sides {
+					op := ingest
+					if isRaw {
+						op = raw
+					}
+					n, d, err := runPhase(tc.clients, phase, op)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if isRaw {
+						rawEvents, rawTime = rawEvents+n*tc.batch, rawTime+d
+					} else {
+						ingEvents, ingTime = ingEvents+n*tc.batch, ingTime+d
+					}
+				}
+			}
+			b.StopTimer()
+			rawRate, ingRate := float64(rawEvents)/rawTime.Seconds(), float64(ingEvents)/ingTime.Seconds()
+			b.ReportMetric(rawRate, "raw-events/s")
+			b.ReportMetric(ingRate, "events/s")
+			b.ReportMetric(ingRate/rawRate, "ratio")
+
+		})
+	}
+}
+
+// runPhase runs op from clients goroutines until d has passed and returns how many ops completed
+// and how long they took.
+func runPhase(clients int, d time.Duration, op func() error) (int, time.Duration, error) {
+	var (
+		done atomic.Int64
+		wg   sync.WaitGroup
+		once sync.Once
+		fail error
+	)
+	start := time.Now()
+	stop := start.Add(d)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if err := op(); err != nil {
+					once.Do(func() { fail = err })
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(done.Load()), time.Since(start), fail
+}
