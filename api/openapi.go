@@ -192,6 +192,11 @@ func schemas() map[string]any {
 			"totals": map[string]any{"type": "array", "items": obj(nil, map[string]any{"currency": str, "periods": intT,
 				"actual": ref("SimulationSide"), "simulated": ref("SimulationSide"), "delta": ref("SimulationDelta")})},
 			"created_at": dateT, "updated_at": dateT}),
+		"SimulationSummary": obj(nil, map[string]any{"id": str,
+			"status":   map[string]any{"type": "string", "enum": []string{"queued", "running", "completed", "failed"}},
+			"progress": obj(nil, map[string]any{"periods_done": intT, "periods_total": intT}),
+			"request":  ref("SimulationInput"), "error": str, "created_at": dateT, "updated_at": dateT}),
+		"SimulationList": listOf("SimulationSummary"),
 		"InvoiceLine": obj(nil, map[string]any{"position": intT, "kind": str, "description": str, "outcome_type": str, "meter": str,
 			"quantity": decStr, "unit_amount": ref("Money"), "amount": ref("Money"), "explanation": str,
 			"explanation_detail": map[string]any{"type": "object", "description": "the figures behind the explanation: rule, tiers, baselines, seats…"}}),
@@ -263,6 +268,7 @@ func OpenAPI() map[string]any {
 				map[string]any{"name": "cursor", "in": "query", "schema": str},
 				map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 200}})
 		}
+		params = append(params, queryParamsOf(rt)...)
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
@@ -270,8 +276,6 @@ func OpenAPI() map[string]any {
 			ct := "application/json"
 			if rt.path == "/v1/events/import" {
 				ct = "application/x-ndjson" // one ImportLine a line
-				params = append(params, map[string]any{"name": "all_or_nothing", "in": "query", "schema": map[string]any{"type": "boolean"}})
-				op["parameters"] = params
 			}
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{ct: map[string]any{"schema": ref(rt.request)}}}
 		}

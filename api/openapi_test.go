@@ -64,6 +64,59 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 }
 
+// Every documented query parameter belongs to a route that exists, and the list and filter
+// routes document theirs.
+func TestOpenAPIQueryParameters(t *testing.T) {
+	known := map[string]bool{}
+	for _, rt := range routes() {
+		known[rt.method+" "+rt.path] = true
+	}
+	for key := range queryParams {
+		if !known[key] {
+			t.Errorf("query parameters of %q, which is not a route", key)
+		}
+	}
+	doc := OpenAPI()
+	params := func(method, path string) map[string]map[string]any {
+		op, _ := doc["paths"].(map[string]any)[path].(map[string]any)[method].(map[string]any)
+		out := map[string]map[string]any{}
+		list, _ := op["parameters"].([]any)
+		for _, p := range list {
+			m := p.(map[string]any)
+			if m["in"] == "query" {
+				out[m["name"].(string)] = m
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		method, path string
+		want         []string
+	}{
+		{"get", "/v1/simulations", []string{"cursor", "limit", "status", "customer_id"}},
+		{"get", "/v1/alert-firings", []string{"cursor", "limit", "customer_id", "kind"}},
+		{"get", "/v1/invoices", []string{"cursor", "limit", "customer_id", "status", "period_from", "period_to"}},
+		{"get", "/v1/customers/{customer_id}/margin", []string{"from", "to"}},
+		{"post", "/v1/events/import", []string{"all_or_nothing"}},
+	} {
+		got := params(tc.method, tc.path)
+		for _, name := range tc.want {
+			if got[name] == nil {
+				t.Errorf("%s %s does not document ?%s=", tc.method, tc.path, name)
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s %s documents %d query parameters, want %d", tc.method, tc.path, len(got), len(tc.want))
+		}
+	}
+	if s := params("get", "/v1/simulations")["status"]["schema"].(map[string]any)["enum"]; len(s.([]string)) != 4 {
+		t.Errorf("simulation status enum = %v", s)
+	}
+	if r := params("get", "/v1/margin")["from"]["required"]; r != true {
+		t.Errorf("from of /v1/margin is not required: %v", r)
+	}
+}
+
 func TestStatusCodeMapping(t *testing.T) {
 	tests := map[string]int{"invalid": 400, "not_found": 404, "conflict": 409, "unauthorized": 401, "forbidden": 403, "internal": 500, "": 500}
 	for code, want := range tests {

@@ -20,12 +20,15 @@ type SimulationStarter interface {
 // SimulationStore reads simulations with their results.
 type SimulationStore interface {
 	Simulation(ctx context.Context, id string) (billing.Simulation, error)
+	// Simulations lists simulations newest first, without their results.
+	Simulations(ctx context.Context, f billing.SimulationFilter, p billing.Page) ([]billing.Simulation, string, error)
 }
 
 func simulationRoutes() []route {
 	finance := []string{billing.ScopeFinance}
 	return []route{
 		{"POST", "/v1/simulations", finance, "What-if repricing: rate customers' past billing periods (from–to months) with another plan, terms, prices, labor baselines or model mix, beside what the plan in force gives; never writes invoices", "SimulationInput", "Simulation", 202, (*Server).postSimulation},
+		{"GET", "/v1/simulations", finance, "List simulations, newest first, with their status and progress but not their results (filters: status, customer_id)", "", "SimulationList", 200, (*Server).listSimulations},
 		{"GET", "/v1/simulations/:id", finance, "A simulation's status, progress and results per customer and period, with totals per currency", "", "Simulation", 200, (*Server).getSimulation},
 	}
 }
@@ -64,6 +67,40 @@ func (s *Server) getSimulation() gin.HandlerFunc {
 		}
 		c.JSON(http.StatusOK, renderSimulation(sim))
 	}
+}
+
+func (s *Server) listSimulations() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			renderError(c, err)
+			return
+		}
+		f := billing.SimulationFilter{Status: billing.SimulationStatus(c.Query("status")), CustomerID: c.Query("customer_id")}
+		items, next, err := s.cfg.Simulations.Simulations(c.Request.Context(), f, p)
+		if err != nil {
+			renderError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newList(items, next, renderSimulationSummary))
+	}
+}
+
+// simulationSummaryJSON is a simulation in a list: what it asked for and how far it got.
+type simulationSummaryJSON struct {
+	ID        string          `json:"id"`
+	Status    string          `json:"status"`
+	Progress  map[string]int  `json:"progress"`
+	Request   json.RawMessage `json:"request"`
+	Error     string          `json:"error,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+func renderSimulationSummary(s billing.Simulation) simulationSummaryJSON {
+	req, _ := json.Marshal(s.Request) // a request read back from JSON encodes again
+	return simulationSummaryJSON{ID: s.ID, Status: string(s.Status), Request: req, Error: s.Error, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+		Progress: map[string]int{"periods_done": s.PeriodsDone, "periods_total": s.PeriodsTotal}}
 }
 
 type simulationSideJSON struct {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -22,6 +23,7 @@ type WebhookStore interface {
 	CreateAlert(ctx context.Context, a billing.Alert) (billing.Alert, error)
 	Alerts(ctx context.Context, customerID string, p billing.Page) ([]billing.Alert, string, error)
 	DeleteAlert(ctx context.Context, customerID, id string) error
+	AlertFirings(ctx context.Context, f billing.AlertFiringFilter, p billing.Page) ([]billing.AlertFiring, string, error)
 }
 
 func webhookRoutes() []route {
@@ -33,9 +35,10 @@ func webhookRoutes() []route {
 		{"GET", "/v1/webhook-deliveries", admin, "List webhook deliveries, oldest first (?endpoint_id= for one endpoint)", "", "WebhookDeliveryList", 200, (*Server).listWebhookDeliveries},
 		{"GET", "/v1/webhook-deliveries/:id", admin, "A webhook delivery with the log of its attempts", "", "WebhookDelivery", 200, (*Server).getWebhookDelivery},
 		{"POST", "/v1/webhook-deliveries/:id/redeliver", admin, "Send a delivered or failed delivery again (same Webhook-Id)", "", "WebhookDelivery", 200, (*Server).redeliverWebhook},
-		{"POST", "/v1/customers/:customer_id/alerts", admin, "Add a spend or prepaid-balance alert to a customer", "AlertInput", "Alert", 201, (*Server).createAlert},
+		{"POST", "/v1/customers/:customer_id/alerts", admin, "Add a spend, prepaid-balance or margin-floor alert to a customer", "AlertInput", "Alert", 201, (*Server).createAlert},
 		{"GET", "/v1/customers/:customer_id/alerts", admin, "List a customer's alerts", "", "AlertList", 200, (*Server).listAlerts},
 		{"DELETE", "/v1/customers/:customer_id/alerts/:alert_id", admin, "Remove a customer's alert", "", "", 204, (*Server).deleteAlert},
+		{"GET", "/v1/alert-firings", []string{billing.ScopeAdmin, billing.ScopeFinance}, "List the times alerts fired, newest first (filters: customer_id, kind)", "", "AlertFiringList", 200, (*Server).listAlertFirings},
 	}
 }
 
@@ -60,10 +63,22 @@ func webhookSchemas() map[string]any {
 			"attempt_log": map[string]any{"type": "array", "items": attempt, "description": "GET of one delivery only"}}),
 		"WebhookDeliveryList": listOf("WebhookDelivery"),
 		"AlertInput": obj([]string{"kind", "threshold"}, map[string]any{
-			"kind":      map[string]any{"type": "string", "enum": []string{"spend", "prepaid_balance"}, "description": "margin_floor is not evaluated yet"},
-			"threshold": decStr}),
-		"Alert":     obj(nil, map[string]any{"id": str, "customer_id": str, "kind": str, "threshold": ref("Money"), "created_at": dateT}),
-		"AlertList": listOf("Alert"),
+			"kind": map[string]any{"type": "string", "enum": []string{"spend", "prepaid_balance", "margin_floor"}},
+			"threshold": map[string]any{"type": "string", "pattern": decStr["pattern"],
+				"description": "spend and prepaid_balance: an amount in the customer's billing currency; margin_floor: the gross margin floor as a percentage of revenue, 0 to 100 (20 is 20%)"}}),
+		"Alert": obj(nil, map[string]any{"id": str, "customer_id": str, "kind": str,
+			"threshold":         map[string]any{"allOf": []any{ref("Money")}, "nullable": true, "description": "null for margin_floor"},
+			"threshold_percent": map[string]any{"type": "string", "nullable": true, "description": "margin_floor only: the floor in percent"},
+			"created_at":        dateT}),
+		"AlertFiring": obj(nil, map[string]any{"alert_id": str, "customer_id": str,
+			"kind":      map[string]any{"type": "string", "enum": []string{"spend", "prepaid_balance", "margin_floor"}},
+			"event":     map[string]any{"type": "string", "description": "the webhook event type it sent"},
+			"threshold": map[string]any{"type": "string", "description": "an amount in currency, or for margin_floor a percentage"},
+			"value":     map[string]any{"type": "string", "description": "what crossed the threshold: spend, balance, or margin percent"},
+			"currency":  str, "period_start": dateT, "period_end": dateT, "fired_at": dateT,
+			"data": map[string]any{"type": "object", "description": "the data of the webhook event it sent (docs/WEBHOOKS.md)"}}),
+		"AlertFiringList": listOf("AlertFiring"),
+		"AlertList":       listOf("Alert"),
 	}
 }
 
@@ -214,15 +229,79 @@ func (s *Server) redeliverWebhook() gin.HandlerFunc {
 }
 
 type alertJSON struct {
-	ID         string      `json:"id"`
-	CustomerID string      `json:"customer_id"`
-	Kind       string      `json:"kind"`
-	Threshold  money.Money `json:"threshold"`
-	CreatedAt  time.Time   `json:"created_at"`
+	ID         string       `json:"id"`
+	CustomerID string       `json:"customer_id"`
+	Kind       string       `json:"kind"`
+	Threshold  *money.Money `json:"threshold"`
+	// ThresholdPercent is a margin floor's threshold, a percentage rather than an amount.
+	ThresholdPercent *string   `json:"threshold_percent"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 func renderAlert(a billing.Alert) alertJSON {
-	return alertJSON{ID: a.ID, CustomerID: a.CustomerID, Kind: string(a.Kind), Threshold: money.New(a.Threshold, a.Currency), CreatedAt: a.CreatedAt}
+	out := alertJSON{ID: a.ID, CustomerID: a.CustomerID, Kind: string(a.Kind), CreatedAt: a.CreatedAt}
+	if a.IsPercent() {
+		p := a.Threshold.String()
+		out.ThresholdPercent = &p
+	} else {
+		m := money.New(a.Threshold, a.Currency)
+		out.Threshold = &m
+	}
+	return out
+}
+
+type alertFiringJSON struct {
+	AlertID     string          `json:"alert_id"`
+	CustomerID  string          `json:"customer_id"`
+	Kind        string          `json:"kind"`
+	Event       string          `json:"event"`
+	Threshold   string          `json:"threshold"`
+	Value       string          `json:"value"`
+	Currency    string          `json:"currency"`
+	PeriodStart time.Time       `json:"period_start"`
+	PeriodEnd   *time.Time      `json:"period_end,omitempty"`
+	FiredAt     time.Time       `json:"fired_at"`
+	Data        json.RawMessage `json:"data"`
+}
+
+func renderAlertFiring(f billing.AlertFiring) alertFiringJSON {
+	out := alertFiringJSON{AlertID: f.AlertID, CustomerID: f.CustomerID, Kind: string(f.Kind), Event: f.Kind.WebhookType(),
+		Threshold: f.Threshold.String(), Value: f.Value.String(), Currency: string(f.Currency), PeriodStart: f.PeriodStart,
+		FiredAt: f.FiredAt, Data: f.Data}
+	if f.Kind.IsPercent() {
+		out.Value = f.Value.StringFixed(2) // as margin_percent shows it
+	} else {
+		out.Threshold = money.New(f.Threshold, f.Currency).Display()
+		out.Value = money.New(money.Round(f.Value, f.Currency), f.Currency).Display()
+	}
+	if len(out.Data) == 0 {
+		out.Data = json.RawMessage(`{}`)
+	}
+	// The period's end is in the event's data (firings keep only its start).
+	var d struct {
+		PeriodEnd time.Time `json:"period_end"`
+	}
+	if json.Unmarshal(f.Data, &d) == nil && !d.PeriodEnd.IsZero() {
+		out.PeriodEnd = &d.PeriodEnd
+	}
+	return out
+}
+
+func (s *Server) listAlertFirings() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			renderError(c, err)
+			return
+		}
+		f := billing.AlertFiringFilter{CustomerID: c.Query("customer_id"), Kind: billing.AlertKind(c.Query("kind"))}
+		items, next, err := s.cfg.Webhooks.AlertFirings(c.Request.Context(), f, p)
+		if err != nil {
+			renderError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newList(items, next, renderAlertFiring))
+	}
 }
 
 type alertInput struct {

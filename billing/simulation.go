@@ -455,3 +455,27 @@ type Simulation struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
+
+// SimulationPage is a page of a simulation's customers' periods, all the periods of each customer
+// on it. Next is the cursor of the following page (the last customer on this one), "" after the
+// last page.
+type SimulationPage struct {
+	Targets []SimulationTarget `json:"targets"`
+	Next    string             `json:"next,omitempty"`
+}
+
+// SimulationFilter narrows a list of simulations; zero fields do not filter. CustomerID matches
+// simulations that name the customer and those that cover every customer.
+type SimulationFilter struct {
+	Status     SimulationStatus
+	CustomerID string
+}
+
+// Validate checks the filter's status.
+func (f SimulationFilter) Validate() error {
+	switch f.Status {
+	case "", SimulationQueued, SimulationRunning, SimulationCompleted, SimulationFailed:
+		return nil
+	}
+	return Invalid("status", "must be queued, running, completed or failed")
+}

@@ -22,11 +22,14 @@ const (
 	WebhookCreditNoteCreated = "credit_note.created"
 	WebhookCreditsLow        = "credits.low"
 	WebhookSpendThreshold    = "spend.threshold_reached"
+	WebhookMarginBelowFloor  = "margin.below_floor"
+	WebhookCreditsExpiring   = "credits.expiring"
 )
 
 // WebhookEventTypes lists every event type, in the order the docs give them.
 var WebhookEventTypes = []string{WebhookTaskBillable, WebhookTaskNotBillable, WebhookInvoiceDrafted, WebhookInvoiceFinalized,
-	WebhookInvoiceVoided, WebhookCreditNoteCreated, WebhookCreditsLow, WebhookSpendThreshold}
+	WebhookInvoiceVoided, WebhookCreditNoteCreated, WebhookCreditsLow, WebhookSpendThreshold, WebhookMarginBelowFloor,
+	WebhookCreditsExpiring}
 
 // WebhookEndpoint is a URL of the vendor's that receives signed event notifications.
 type WebhookEndpoint struct {
@@ -253,19 +256,24 @@ func NewCreditNoteWebhookData(cn CreditNote) CreditNoteWebhookData {
 // AlertKind is what an alert watches.
 type AlertKind string
 
-// Alert kinds. MarginFloor is part of the contract's vocabulary but not evaluated yet, so it is
-// refused when an alert is created.
+// Alert kinds.
 const (
-	// AlertSpend fires when the customer's draft invoice total for a period reaches the threshold.
+	// AlertSpend fires when what the customer's period comes to before prepaid credit (a draft's
+	// subtotal, or the period rated so far as its tasks bill) reaches the threshold.
 	AlertSpend AlertKind = "spend"
 	// AlertPrepaidBalance fires when the customer's unexpired prepaid credit left after an
 	// invoice's finalization falls below the threshold.
 	AlertPrepaidBalance AlertKind = "prepaid_balance"
-	AlertMarginFloor    AlertKind = "margin_floor"
+	// AlertMarginFloor fires when the customer's gross margin for a period, as a percentage of the
+	// period's revenue, falls below the threshold (a percentage: 20 is 20%). See PeriodMargin.
+	AlertMarginFloor AlertKind = "margin_floor"
 )
 
-// Alert is a threshold on one customer, in the customer's billing currency. It fires at most once
-// per billing period.
+// AlertKinds lists the kinds an alert may have.
+var AlertKinds = []AlertKind{AlertSpend, AlertPrepaidBalance, AlertMarginFloor}
+
+// Alert is a threshold on one customer: an amount in the customer's billing currency, or for a
+// margin floor a percentage. It fires at most once per billing period.
 type Alert struct {
 	ID         string
 	CustomerID string
@@ -280,9 +288,11 @@ func (a Alert) Check() error {
 	switch a.Kind {
 	case AlertSpend, AlertPrepaidBalance:
 	case AlertMarginFloor:
-		return Invalid("kind", "margin_floor alerts are not evaluated yet; use spend or prepaid_balance")
+		if a.Threshold.GreaterThan(hundred) {
+			return Invalid("threshold", "a margin floor is a percentage of revenue from 0 to 100, such as 20 for 20%%")
+		}
 	default:
-		return Invalid("kind", "must be spend or prepaid_balance")
+		return Invalid("kind", "must be spend, prepaid_balance or margin_floor")
 	}
 	if a.Threshold.IsNegative() {
 		return Invalid("threshold", "must not be negative")
@@ -290,18 +300,27 @@ func (a Alert) Check() error {
 	return nil
 }
 
+// IsPercent reports whether the alert's threshold is a percentage rather than an amount.
+func (a Alert) IsPercent() bool { return a.Kind.IsPercent() }
+
+// IsPercent reports whether alerts of kind k have a percentage for a threshold.
+func (k AlertKind) IsPercent() bool { return k == AlertMarginFloor }
+
 // WebhookType is the event an alert of this kind sends when it fires.
 func (k AlertKind) WebhookType() string {
-	if k == AlertPrepaidBalance {
+	switch k {
+	case AlertPrepaidBalance:
 		return WebhookCreditsLow
+	case AlertMarginFloor:
+		return WebhookMarginBelowFloor
 	}
 	return WebhookSpendThreshold
 }
 
 // Fires reports whether an alert's condition holds for value: spend at or above the threshold,
-// a prepaid balance below it.
+// a prepaid balance or a margin percentage below it.
 func (a Alert) Fires(value decimal.Decimal) bool {
-	if a.Kind == AlertPrepaidBalance {
+	if a.Kind == AlertPrepaidBalance || a.Kind == AlertMarginFloor {
 		return value.LessThan(a.Threshold)
 	}
 	return value.GreaterThanOrEqual(a.Threshold)
@@ -317,7 +336,10 @@ type AlertWebhookData struct {
 	Currency    string    `json:"currency"`
 	PeriodStart time.Time `json:"period_start"`
 	PeriodEnd   time.Time `json:"period_end"`
-	InvoiceID   string    `json:"invoice_id,omitempty"`
+	// Basis says what Value was taken from (BasisInvoiceDraft, BasisPeriodToDate,
+	// BasisInvoiceFinalized); InvoiceID names the invoice when there is one.
+	Basis     string `json:"basis,omitempty"`
+	InvoiceID string `json:"invoice_id,omitempty"`
 }
 
 // WebhookDispatch is a delivery the dispatcher is to hand to Temporal: Redeliveries counts the

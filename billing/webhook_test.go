@@ -90,6 +90,7 @@ func TestAlertFires(t *testing.T) {
 	d := decimal.RequireFromString
 	spend := Alert{Kind: AlertSpend, Threshold: d("100")}
 	low := Alert{Kind: AlertPrepaidBalance, Threshold: d("50")}
+	floor := Alert{Kind: AlertMarginFloor, Threshold: d("20")}
 	for _, tt := range []struct {
 		a     Alert
 		value string
@@ -97,15 +98,42 @@ func TestAlertFires(t *testing.T) {
 	}{
 		{spend, "99.99", false}, {spend, "100", true}, {spend, "250", true},
 		{low, "50", false}, {low, "49.99", true}, {low, "0", true},
+		// A margin exactly at the floor is not below it; a negative margin is.
+		{floor, "20", false}, {floor, "19.99", true}, {floor, "-35.5", true}, {floor, "80", false},
 	} {
 		if got := tt.a.Fires(d(tt.value)); got != tt.want {
 			t.Errorf("%s alert at %s: Fires(%s) = %v", tt.a.Kind, tt.a.Threshold, tt.value, got)
 		}
 	}
-	if err := (Alert{Kind: AlertMarginFloor}).Check(); ErrorField(err) != "kind" {
-		t.Errorf("margin_floor is not evaluated yet and must be refused: %v", err)
+}
+
+func TestAlertCheck(t *testing.T) {
+	d := decimal.RequireFromString
+	for _, tt := range []struct {
+		a     Alert
+		field string // "" when valid
+	}{
+		{Alert{Kind: AlertSpend, Threshold: d("5000")}, ""},
+		{Alert{Kind: AlertPrepaidBalance, Threshold: d("0")}, ""},
+		{Alert{Kind: AlertMarginFloor, Threshold: d("20")}, ""},
+		{Alert{Kind: AlertMarginFloor, Threshold: d("0")}, ""},
+		{Alert{Kind: AlertMarginFloor, Threshold: d("100")}, ""},
+		// A floor is a percentage of revenue: above 100 it could never be met.
+		{Alert{Kind: AlertMarginFloor, Threshold: d("120")}, "threshold"},
+		{Alert{Kind: AlertMarginFloor, Threshold: d("-5")}, "threshold"},
+		{Alert{Kind: AlertSpend, Threshold: d("-1")}, "threshold"},
+		{Alert{Kind: "margin", Threshold: d("1")}, "kind"},
+		{Alert{Kind: "", Threshold: d("1")}, "kind"},
+	} {
+		err := tt.a.Check()
+		if ErrorField(err) != tt.field || (tt.field == "" && err != nil) {
+			t.Errorf("%s at %s: Check() = %v, want field %q", tt.a.Kind, tt.a.Threshold, err, tt.field)
+		}
 	}
-	if err := (Alert{Kind: AlertSpend, Threshold: d("-1")}).Check(); ErrorField(err) != "threshold" {
-		t.Errorf("negative threshold: %v", err)
+	for k, want := range map[AlertKind]string{AlertSpend: WebhookSpendThreshold, AlertPrepaidBalance: WebhookCreditsLow,
+		AlertMarginFloor: WebhookMarginBelowFloor} {
+		if got := k.WebhookType(); got != want {
+			t.Errorf("%s sends %s, want %s", k, got, want)
+		}
 	}
 }

@@ -52,12 +52,17 @@ func runWorker(t *testing.T, h *harness, addr string) {
 	hooks := &workflows.WebhookDispatcher{Temporal: c, Store: db, TaskQueue: queue, Logger: quiet, PollInterval: 20 * time.Millisecond,
 		Retry: workflows.WebhookRetry{InitialInterval: 100 * time.Millisecond, MaximumInterval: 400 * time.Millisecond, MaximumAttempts: 5}}
 	hooksDone := make(chan struct{})
+	// Alerts as tasks bill and credits.expiring, on a quick clock: the defaults wait seconds.
+	alerts := &postgres.AlertWatcher{DB: db, Settle: time.Millisecond, Interval: 50 * time.Millisecond, ExpiryEvery: 50 * time.Millisecond, Logger: quiet}
+	alertsDone := make(chan struct{})
+	go func() { defer close(alertsDone); _ = alerts.Run(ctx) }()
 	go func() { defer close(hooksDone); _ = hooks.Run(ctx) }()
 	go func() { defer close(done); _ = relay.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 		<-hooksDone
+		<-alertsDone
 		w.Stop()
 		c.Close()
 	})

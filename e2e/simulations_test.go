@@ -127,6 +127,37 @@ func TestSimulationThroughTheAPI(t *testing.T) {
 	if invoices != 0 {
 		t.Errorf("a simulation wrote %d invoices", invoices)
 	}
+	// The list: newest first, filtered by status and customer, without results.
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{"", 1}, {"?status=completed", 1}, {"?status=running", 0}, {"?customer_id=acme", 1}, {"?customer_id=globex", 0},
+	} {
+		r := h.do("GET", "/v1/simulations"+tc.query, h.admin, nil)
+		if r.Status != 200 {
+			t.Fatalf("list %s: %d %s", tc.query, r.Status, r.Body)
+		}
+		list := r.json(t)["data"].([]any)
+		if len(list) != tc.want {
+			t.Errorf("list %s: %d simulations, want %d", tc.query, len(list), tc.want)
+			continue
+		}
+		if tc.want == 1 {
+			item := list[0].(map[string]any)
+			if item["id"] != id || item["status"] != "completed" || item["results"] != nil || item["progress"].(map[string]any)["periods_done"] != 2.0 {
+				t.Errorf("list %s: %v", tc.query, item)
+			}
+		}
+	}
+	if r := h.do("GET", "/v1/simulations?status=done", h.admin, nil); r.Status != http.StatusBadRequest {
+		t.Errorf("bad status filter: %d %s", r.Status, r.Body)
+	} else if _, field := r.errorCode(t); field != "status" {
+		t.Errorf("bad status filter names %q", field)
+	}
+	if r := h.do("GET", "/v1/simulations", h.key("admin"), nil); r.Status != http.StatusForbidden {
+		t.Errorf("admin key listed simulations: %d", r.Status)
+	}
 	if r := h.do("GET", "/v1/simulations/sim_nope", h.admin, nil); r.Status != http.StatusNotFound {
 		t.Errorf("unknown simulation: %d", r.Status)
 	}

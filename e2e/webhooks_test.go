@@ -228,8 +228,8 @@ func TestAlertFiresOncePerPeriod(t *testing.T) {
 		t.Fatalf("endpoint: %d %s", r.Status, r.Body)
 	}
 	secret, epID := r.json(t)["secret"].(string), r.json(t)["id"].(string)
-	if r := h.do("POST", "/v1/customers/acme/alerts", h.admin, map[string]any{"kind": "margin_floor", "threshold": "0.2"}); r.Status != http.StatusBadRequest {
-		t.Errorf("margin_floor alert: %d %s", r.Status, r.Body)
+	if r := h.do("POST", "/v1/customers/acme/alerts", h.admin, map[string]any{"kind": "margin_floor", "threshold": "120"}); r.Status != http.StatusBadRequest {
+		t.Errorf("margin_floor alert above 100%%: %d %s", r.Status, r.Body)
 	}
 	r = h.do("POST", "/v1/customers/acme/alerts", h.admin, map[string]any{"kind": "spend", "threshold": "50"})
 	if r.Status != http.StatusCreated {

@@ -219,25 +219,93 @@ func (db *DB) Simulation(ctx context.Context, id string) (s billing.Simulation, 
 	return s, err
 }
 
-// SimulationTargets marks a simulation running and returns the customers' periods it rates.
-func (db *DB) SimulationTargets(ctx context.Context, id string) ([]billing.SimulationTarget, error) {
-	var targets []billing.SimulationTarget
+// simulationCustomersSQL lists a simulation's customers after $1 in id order, at most $4 (NULL:
+// all): those its request names ($2), or with none named every customer that existed when it was
+// created ($3), so that the list a long simulation pages through stays the same from its first
+// page to its last.
+const simulationCustomersSQL = `SELECT ` + customerColumns + ` FROM customers
+	WHERE id > $1 AND (CASE WHEN cardinality($2::text[]) > 0 THEN id = ANY($2) ELSE created_at <= $3 END)
+	ORDER BY id LIMIT $4`
+
+// BeginSimulation marks a simulation running and returns how many periods it rates.
+func (db *DB) BeginSimulation(ctx context.Context, id string) (int, error) {
+	var total int
 	err := pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		s, err := scanSimulation(tx.QueryRow(ctx, `SELECT `+simulationColumns+` FROM simulations WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return interpretError(err, "simulation", id)
 		}
-		if targets, err = simulationTargets(ctx, tx, s.Request, false); err != nil {
+		_, months, err := s.Request.Months()
+		if err != nil {
 			return err
 		}
+		var customers int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+simulationCustomersSQL+`) c`, "", nonNil(s.Request.CustomerIDs),
+			s.CreatedAt, nil).Scan(&customers); err != nil {
+			return err
+		}
+		total = customers * months
 		_, err = tx.Exec(ctx, `UPDATE simulations SET status = 'running', periods_total = $2, updated_at = $3
-			WHERE id = $1 AND status IN ('queued', 'running')`, id, len(targets), db.Now())
+			WHERE id = $1 AND status IN ('queued', 'running')`, id, total, db.Now())
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("simulation %s targets: %w", id, err)
+		return 0, fmt.Errorf("begin simulation %s: %w", id, err)
 	}
-	return targets, nil
+	return total, nil
+}
+
+// SimulationTargets returns the next page of a simulation's customers' periods: every period of
+// the customers after the cursor after ("" for the first page), about limit periods and at least
+// one customer's. Next is the cursor of the following page, "" after the last.
+func (db *DB) SimulationTargets(ctx context.Context, id, after string, limit int) (billing.SimulationPage, error) {
+	var page billing.SimulationPage
+	s, err := scanSimulation(db.Pool.QueryRow(ctx, `SELECT `+simulationColumns+` FROM simulations WHERE id = $1`, id))
+	if err != nil {
+		return page, interpretError(err, "simulation", id)
+	}
+	first, months, err := s.Request.Months()
+	if err != nil {
+		return page, err
+	}
+	n := max(1, limit/months)
+	rows, err := db.Pool.Query(ctx, simulationCustomersSQL, after, nonNil(s.Request.CustomerIDs), s.CreatedAt, n)
+	if err != nil {
+		return page, fmt.Errorf("simulation %s customers: %w", id, err)
+	}
+	customers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Customer, error) { return scanCustomer(r) })
+	if err != nil {
+		return page, fmt.Errorf("simulation %s customers: %w", id, err)
+	}
+	page.Targets = []billing.SimulationTarget{}
+	for _, c := range customers {
+		loc, err := billing.LoadLocation(c.Timezone)
+		if err != nil {
+			return page, fmt.Errorf("customer %s timezone %q: %w", c.ID, c.Timezone, err)
+		}
+		for _, p := range billing.SimulationPeriods(first, months, loc, c.AnchorDay) {
+			page.Targets = append(page.Targets, billing.SimulationTarget{CustomerID: c.ID, Period: p})
+		}
+	}
+	if len(customers) == n {
+		page.Next = customers[n-1].ID
+	}
+	return page, nil
+}
+
+// Simulations lists simulations matching f, newest first, without their results.
+func (db *DB) Simulations(ctx context.Context, f billing.SimulationFilter, p billing.Page) ([]billing.Simulation, string, error) {
+	if err := f.Validate(); err != nil {
+		return nil, "", err
+	}
+	// Ids start with the creation time in milliseconds, so id order is creation order. A request
+	// that names no customers covers them all, f.CustomerID included.
+	return listPage(ctx, db, p, `SELECT `+simulationColumns+` FROM simulations
+		WHERE ($1 = '' OR id < $1) AND ($3 = '' OR status = $3)
+			AND ($4 = '' OR request->'customer_ids' ? $4
+				OR COALESCE(jsonb_array_length(CASE WHEN jsonb_typeof(request->'customer_ids') = 'array' THEN request->'customer_ids' END), 0) = 0)
+		ORDER BY id DESC LIMIT $2`,
+		scanSimulation, func(s billing.Simulation) string { return s.ID }, string(f.Status), f.CustomerID)
 }
 
 // FinishSimulation records how a simulation ended.

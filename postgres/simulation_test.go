@@ -22,6 +22,30 @@ func simUsage(t *testing.T, db *postgres.DB, id, customer, task, model, costUSD 
 	}
 }
 
+// allTargets begins a simulation and pages through its periods, limit at a time.
+func allTargets(t *testing.T, db *postgres.DB, id string, limit int) []billing.SimulationTarget {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.BeginSimulation(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	var out []billing.SimulationTarget
+	after := ""
+	for range 1000 {
+		page, err := db.SimulationTargets(ctx, id, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Targets...)
+		if page.Next == "" {
+			return out
+		}
+		after = page.Next
+	}
+	t.Fatal("the pages do not end")
+	return nil
+}
+
 func simRequest(t *testing.T, body string) billing.SimulationRequest {
 	t.Helper()
 	var r billing.SimulationRequest
@@ -81,10 +105,7 @@ func TestSimulation(t *testing.T) {
 	if mc := sim.ModelCosts["support.ticket_resolved"]; mc.Tasks != 4 || !mc.PerTask().Equal(dec("0.01")) {
 		t.Fatalf("model cost %+v", mc)
 	}
-	targets, err := db.SimulationTargets(ctx, sim.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := allTargets(t, db, sim.ID, 1)
 	if len(targets) != 2 || !targets[0].Period.Start.Equal(jan1) || !targets[1].Period.Start.Equal(feb1) {
 		t.Fatalf("targets %+v", targets)
 	}
@@ -177,10 +198,7 @@ func TestSimulationWholePlanAndMissingSubscription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := db.SimulationTargets(ctx, sim.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := allTargets(t, db, sim.ID, 1)
 	var results []billing.SimulationPeriodResult
 	for _, tg := range targets {
 		r, err := db.SimulatePeriod(ctx, sim.ID, tg)
@@ -227,5 +245,90 @@ func TestSimulationRejects(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("%d simulations stored", n)
+	}
+}
+
+// TestSimulationPagesAndList pages a simulation of every customer: each customer's periods come
+// whole, in id order, and a customer created after the simulation is not in it (the pages of a
+// long simulation list the same customers from first to last). The list filters by status and
+// customer, newest first.
+func TestSimulationPagesAndList(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	for _, id := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		mustCustomer(t, db, id, "USD", "UTC")
+	}
+	prices := `"changes": {"prices": [{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "1"}]}`
+	all, err := db.CreateSimulation(ctx, simRequest(t, `{"from": "2026-01", "to": "2026-03", `+prices+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A later customer: not part of the simulation made before it.
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO customers (id, name, currency, timezone, billing_anchor_day, created_at, updated_at)
+		VALUES ('c0', 'late', 'USD', 'UTC', 1, now() + interval '1 hour', now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{1, 6, 7, 100} {
+		targets := allTargets(t, db, all.ID, limit)
+		var got []string
+		for _, tg := range targets {
+			got = append(got, tg.CustomerID+"/"+tg.Period.Start.Format("01"))
+		}
+		want := "c1/01 c1/02 c1/03 c2/01 c2/02 c2/03 c3/01 c3/02 c3/03 c4/01 c4/02 c4/03 c5/01 c5/02 c5/03"
+		if g := fmt.Sprint(got); g != "["+want+"]" {
+			t.Errorf("limit %d: %s", limit, g)
+		}
+	}
+	if total, err := db.BeginSimulation(ctx, all.ID); err != nil || total != 15 {
+		t.Errorf("total %d, %v; want 15", total, err)
+	}
+	one, err := db.CreateSimulation(ctx, simRequest(t, `{"customer_ids": ["c4", "c2"], "from": "2026-01", "to": "2026-01", `+prices+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if targets := allTargets(t, db, one.ID, 1); len(targets) != 2 || targets[0].CustomerID != "c2" || targets[1].CustomerID != "c4" {
+		t.Errorf("named customers: %+v", targets)
+	}
+	if err := db.FinishSimulation(ctx, one.ID, billing.SimulationCompleted, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	list := func(f billing.SimulationFilter, p billing.Page) ([]string, string) {
+		t.Helper()
+		sims, next, err := db.Simulations(ctx, f, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range sims {
+			ids = append(ids, s.ID)
+		}
+		return ids, next
+	}
+	for _, tc := range []struct {
+		name string
+		f    billing.SimulationFilter
+		want []string
+	}{
+		{"all, newest first", billing.SimulationFilter{}, []string{one.ID, all.ID}},
+		{"completed", billing.SimulationFilter{Status: billing.SimulationCompleted}, []string{one.ID}},
+		{"running", billing.SimulationFilter{Status: billing.SimulationRunning}, []string{all.ID}},
+		{"queued", billing.SimulationFilter{Status: billing.SimulationQueued}, nil},
+		// c2 is named by one and covered by all; c1 only by the simulation of every customer.
+		{"customer named", billing.SimulationFilter{CustomerID: "c2"}, []string{one.ID, all.ID}},
+		{"customer covered", billing.SimulationFilter{CustomerID: "c1"}, []string{all.ID}},
+	} {
+		if got, _ := list(tc.f, billing.Page{}); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	first, next := list(billing.SimulationFilter{}, billing.Page{Limit: 1})
+	second, last := list(billing.SimulationFilter{}, billing.Page{Limit: 1, Cursor: next})
+	if fmt.Sprint(first, second) != fmt.Sprint([]string{one.ID}, []string{all.ID}) || next == "" || last != "" {
+		t.Errorf("pages %v %v, cursors %q %q", first, second, next, last)
+	}
+	if _, _, err := db.Simulations(ctx, billing.SimulationFilter{Status: "done"}, billing.Page{}); billing.ErrorField(err) != "status" {
+		t.Errorf("bad status: %v", err)
 	}
 }

@@ -245,6 +245,19 @@ func (db *DB) FailWebhookDelivery(ctx context.Context, id, reason string) error 
 // transaction, when at least one live endpoint subscribes to typ; otherwise it writes nothing.
 // Delivery ids join the event's and the endpoint's, so they sort by time like the event ids.
 func emitWebhook(ctx context.Context, tx pgx.Tx, typ, customerID, subject string, data any, now time.Time) error {
+	b := &pgx.Batch{}
+	if err := queueWebhook(b, typ, customerID, subject, data, now); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("webhook event %s for %s: %w", typ, subject, err)
+	}
+	return nil
+}
+
+// queueWebhook is emitWebhook as a statement queued on b, for callers that send it in one round
+// trip with others.
+func queueWebhook(b *pgx.Batch, typ, customerID, subject string, data any, now time.Time) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
@@ -253,7 +266,7 @@ func emitWebhook(ctx context.Context, tx pgx.Tx, typ, customerID, subject string
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `
+	b.Queue(`
 		WITH ev AS (
 			INSERT INTO webhook_events (id, type, customer_id, subject, data, created_at)
 			SELECT $1, $2::text, $3, $4, $5, $6
@@ -264,24 +277,35 @@ func emitWebhook(ctx context.Context, tx pgx.Tx, typ, customerID, subject string
 		SELECT 'whd_' || substr(ev.id, 5) || substr(e.id, 4), ev.id, e.id, $6, $6, now()
 		FROM ev JOIN webhook_endpoints e ON e.deleted_at IS NULL AND (e.events = '{}' OR ev.type = ANY (e.events))`,
 		id, typ, customerID, subject, raw, now.UTC())
-	if err != nil {
-		return fmt.Errorf("webhook event %s for %s: %w", typ, subject, err)
-	}
 	return nil
 }
 
-// taskWebhook announces a task that became billable or not billable (SaveTaskState).
+// taskWebhook announces a task that became billable or not billable (SaveTaskState) and, in the
+// same round trip, marks its customer for the alert evaluator (markAlertCheck): a move into or
+// out of billable changes the period's revenue and margin.
 func taskWebhook(ctx context.Context, tx pgx.Tx, prev billing.TaskStatus, s billing.TaskState, now time.Time) error {
 	typ := billing.TaskWebhookType(prev, s.Status)
 	if typ == "" {
 		return nil
 	}
-	return emitWebhook(ctx, tx, typ, s.CustomerID, s.TaskID, billing.NewTaskWebhookData(prev, s), now)
+	b := &pgx.Batch{}
+	if err := queueWebhook(b, typ, s.CustomerID, s.TaskID, billing.NewTaskWebhookData(prev, s), now); err != nil {
+		return err
+	}
+	at := s.StatusAt
+	if at.IsZero() {
+		at = now
+	}
+	queueAlertCheck(b, s.CustomerID, at)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("task %s: webhook and alert check: %w", s.TaskID, err)
+	}
+	return nil
 }
 
 // invoiceDraftedWebhook announces a draft that is new or whose total changed since it was last
-// announced (a rebuild that changes nothing stays quiet), and evaluates the customer's spend
-// alerts against it.
+// announced (a rebuild that changes nothing stays quiet), and evaluates the customer's spend and
+// margin_floor alerts against it.
 func invoiceDraftedWebhook(ctx context.Context, tx pgx.Tx, inv billing.Invoice, now time.Time) error {
 	if inv.Status != billing.InvoiceDraft {
 		return nil
@@ -298,9 +322,11 @@ func invoiceDraftedWebhook(ctx context.Context, tx pgx.Tx, inv billing.Invoice, 
 			return err
 		}
 	}
+	period := billing.Period{Start: inv.PeriodStart, End: inv.PeriodEnd}
 	// Spend is what the period's charges come to before prepaid credit pays for part of them: a
-	// customer drawing down credits is spending too.
-	return fireAlerts(ctx, tx, inv, billing.AlertSpend, inv.Subtotal, now)
+	// customer drawing down credits is spending too. The same subtotal is the period's revenue.
+	_, err = evaluatePeriodAlerts(ctx, tx, inv.CustomerID, inv.Currency, period, inv.Subtotal, billing.BasisInvoiceDraft, inv.ID, now)
+	return err
 }
 
 // invoiceFinalizedWebhook announces a finalized invoice and, its credit draws applied, evaluates
@@ -316,7 +342,23 @@ func invoiceFinalizedWebhook(ctx context.Context, tx pgx.Tx, inv billing.Invoice
 	if err != nil {
 		return fmt.Errorf("invoice %s: prepaid balance: %w", inv.ID, err)
 	}
-	return fireAlerts(ctx, tx, inv, billing.AlertPrepaidBalance, balance, now)
+	alerts, err := alertsOf(ctx, tx, inv.CustomerID, inv.Currency, billing.AlertPrepaidBalance)
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		if !a.Fires(balance) {
+			continue
+		}
+		data := billing.AlertWebhookData{AlertID: a.ID, CustomerID: a.CustomerID, Kind: a.Kind,
+			Threshold: money.New(a.Threshold, a.Currency).Display(), Value: money.New(balance, a.Currency).Display(),
+			Currency: string(a.Currency), PeriodStart: inv.PeriodStart.UTC(), PeriodEnd: inv.PeriodEnd.UTC(),
+			Basis: billing.BasisInvoiceFinalized, InvoiceID: inv.ID}
+		if _, err := fireAlert(ctx, tx, a, inv.PeriodStart, balance, data, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // invoiceVoidedWebhook announces a voided invoice.
@@ -329,40 +371,45 @@ func creditNoteWebhook(ctx context.Context, tx pgx.Tx, cn billing.CreditNote, no
 	return emitWebhook(ctx, tx, billing.WebhookCreditNoteCreated, cn.CustomerID, cn.ID, billing.NewCreditNoteWebhookData(cn), now)
 }
 
-// fireAlerts fires the customer's alerts of kind whose condition value meets, each at most once per
-// billing period (the invoice's): the alert_firings primary key turns every later evaluation in
-// the period into a no-op, however often it runs.
-func fireAlerts(ctx context.Context, tx pgx.Tx, inv billing.Invoice, kind billing.AlertKind, value decimal.Decimal, now time.Time) error {
+// alertsOf returns a customer's live alerts of the kinds given, oldest first: those in currency cur
+// (a margin floor, a percentage, in any).
+func alertsOf(ctx context.Context, tx pgx.Tx, customerID string, cur money.Currency, kinds ...billing.AlertKind) ([]billing.Alert, error) {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
 	rows, err := tx.Query(ctx, `SELECT `+alertColumns+` FROM alerts
-		WHERE customer_id = $1 AND kind = $2 AND currency = $3 AND deleted_at IS NULL ORDER BY id`,
-		inv.CustomerID, string(kind), string(inv.Currency))
+		WHERE customer_id = $1 AND kind = ANY($2) AND (currency = $3 OR kind = 'margin_floor') AND deleted_at IS NULL ORDER BY id`,
+		customerID, names, string(cur))
 	if err != nil {
-		return fmt.Errorf("alerts of %s: %w", inv.CustomerID, err)
+		return nil, fmt.Errorf("alerts of %s: %w", customerID, err)
 	}
 	alerts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Alert, error) { return scanAlert(r) })
 	if err != nil {
-		return fmt.Errorf("alerts of %s: %w", inv.CustomerID, err)
+		return nil, fmt.Errorf("alerts of %s: %w", customerID, err)
 	}
-	for _, a := range alerts {
-		if !a.Fires(value) {
-			continue
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO alert_firings (alert_id, period_start, value, fired_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, a.ID, inv.PeriodStart, value, now)
-		if err != nil {
-			return fmt.Errorf("alert %s: %w", a.ID, err)
-		}
-		if tag.RowsAffected() == 0 {
-			continue // fired already this period
-		}
-		data := billing.AlertWebhookData{AlertID: a.ID, CustomerID: a.CustomerID, Kind: a.Kind,
-			Threshold: money.New(a.Threshold, a.Currency).Display(), Value: money.New(value, a.Currency).Display(),
-			Currency: string(a.Currency), PeriodStart: inv.PeriodStart.UTC(), PeriodEnd: inv.PeriodEnd.UTC(), InvoiceID: inv.ID}
-		if err := emitWebhook(ctx, tx, a.Kind.WebhookType(), a.CustomerID, a.ID, data, now); err != nil {
-			return err
-		}
+	return alerts, nil
+}
+
+// fireAlert records that a fired for the billing period starting at periodStart, with value and
+// the webhook's data, and emits the webhook — unless it fired for that period already: the
+// alert_firings primary key turns every later evaluation in the period into a no-op, however
+// often and from wherever (draft builds, the alert evaluator, concurrent runs) it comes. It
+// reports whether the alert fired now.
+func fireAlert(ctx context.Context, tx pgx.Tx, a billing.Alert, periodStart time.Time, value decimal.Decimal, data any, now time.Time) (bool, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return false, err
 	}
-	return nil
+	tag, err := tx.Exec(ctx, `INSERT INTO alert_firings (alert_id, period_start, value, fired_at, data) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT DO NOTHING`, a.ID, periodStart, value, now, raw)
+	if err != nil {
+		return false, fmt.Errorf("alert %s: %w", a.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil // fired already this period
+	}
+	return true, emitWebhook(ctx, tx, a.Kind.WebhookType(), a.CustomerID, a.ID, data, now)
 }
 
 const alertColumns = `id, customer_id, kind, threshold, currency, created_at`

@@ -213,8 +213,8 @@ func TestAlertsFireOncePerPeriod(t *testing.T) {
 	if _, err := db.CreateAlert(ctx, billing.Alert{CustomerID: "nobody", Kind: billing.AlertSpend, Threshold: dec("1")}); billing.ErrorCode(err) != billing.ENOTFOUND {
 		t.Errorf("alert on an unknown customer: %v", err)
 	}
-	if _, err := db.CreateAlert(ctx, billing.Alert{CustomerID: "acme", Kind: billing.AlertMarginFloor, Threshold: dec("0.2")}); billing.ErrorCode(err) != billing.EINVALID {
-		t.Errorf("margin_floor: %v", err)
+	if _, err := db.CreateAlert(ctx, billing.Alert{CustomerID: "acme", Kind: billing.AlertMarginFloor, Threshold: dec("120")}); billing.ErrorCode(err) != billing.EINVALID {
+		t.Errorf("margin_floor above 100%%: %v", err)
 	}
 	build := func(from, to time.Time) billing.Invoice {
 		t.Helper()

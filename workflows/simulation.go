@@ -19,8 +19,11 @@ const SimulationWorkflowName = "SimulationWorkflow"
 // SimulationStore is what the simulation workflow's activities need from the database.
 type SimulationStore interface {
 	CreateSimulation(ctx context.Context, req billing.SimulationRequest) (billing.Simulation, error)
-	// SimulationTargets marks the simulation running and lists the periods it rates.
-	SimulationTargets(ctx context.Context, id string) ([]billing.SimulationTarget, error)
+	// BeginSimulation marks the simulation running and returns how many periods it rates.
+	BeginSimulation(ctx context.Context, id string) (int, error)
+	// SimulationTargets returns the page of periods after the cursor after (all the periods of
+	// about limit/months customers), in an order that stays the same for the simulation's life.
+	SimulationTargets(ctx context.Context, id, after string, limit int) (billing.SimulationPage, error)
 	// SimulatePeriod rates one period both ways, read-only, and stores the comparison; it is
 	// idempotent per simulation, customer and period.
 	SimulatePeriod(ctx context.Context, id string, t billing.SimulationTarget) (billing.SimulationPeriodResult, error)
@@ -36,6 +39,18 @@ type SimulationActivities struct {
 // two-year, many-customer request in reasonable time without crowding out invoice runs.
 const SimulationParallelism = 4
 
+// Defaults of SimulationInput's paging: a page is about 200 periods (its targets ride in the
+// history as one activity result of some 30 KB), and a run rates about 1,000 periods — some 3,000
+// activity events and the workflow tasks between them — before it continues as new, well inside
+// Temporal's history limits (50,000 events, 50 MB) and its suggestion to continue (about 10,000).
+const (
+	DefaultSimulationPageSize      = 200
+	DefaultSimulationPeriodsPerRun = 1000
+	// simulationMaxHistory makes a run continue as new, whatever PeriodsPerRun says, when the server
+	// does not suggest it first.
+	simulationMaxHistory = 8000
+)
+
 var simulationActivityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Minute,
 	HeartbeatTimeout:    time.Minute,
@@ -48,26 +63,77 @@ var simulationActivityOptions = workflow.ActivityOptions{
 	},
 }
 
-// SimulationWorkflow rates every period of a simulation (its workflow ID is the simulation's id),
-// a few at a time, each activity storing its result and the progress; it then records the
-// simulation completed, or failed with the first error.
-func SimulationWorkflow(ctx workflow.Context, id string) error {
+// SimulationInput starts a run of SimulationWorkflow. A new simulation sets ID alone; After and
+// Begun carry a simulation's place from one run to the next (continue-as-new).
+type SimulationInput struct {
+	ID string `json:"id"`
+	// After is the cursor of the next page of periods: the last customer rated by earlier runs.
+	After string `json:"after,omitempty"`
+	// Begun says an earlier run marked the simulation running already.
+	Begun bool `json:"begun,omitempty"`
+	// PageSize and PeriodsPerRun override DefaultSimulationPageSize and
+	// DefaultSimulationPeriodsPerRun (tests make them small).
+	PageSize      int `json:"page_size,omitempty"`
+	PeriodsPerRun int `json:"periods_per_run,omitempty"`
+}
+
+// SimulationWorkflow rates every period of a simulation (its workflow ID is the simulation's id):
+// it pages through the periods, rating a few at a time, each activity storing its result and the
+// progress, and records the simulation completed, or failed with the first error. A simulation of
+// many customers × periods keeps each run's history bounded: after PeriodsPerRun periods (or when
+// Temporal suggests it) the run continues as new from the next page, carrying nothing but the
+// cursor — the results are in the database, not in the history.
+func SimulationWorkflow(ctx workflow.Context, in SimulationInput) error {
 	ctx = workflow.WithActivityOptions(ctx, simulationActivityOptions)
 	var a *SimulationActivities
+	pageSize, perRun := in.PageSize, in.PeriodsPerRun
+	if pageSize <= 0 {
+		pageSize = DefaultSimulationPageSize
+	}
+	if perRun <= 0 {
+		perRun = DefaultSimulationPeriodsPerRun
+	}
 	finish := func(status billing.SimulationStatus, cause error) error {
 		msg := ""
 		if cause != nil {
 			msg = cause.Error()
 		}
-		if err := workflow.ExecuteActivity(ctx, a.FinishSimulation, id, status, msg).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(ctx, a.FinishSimulation, in.ID, status, msg).Get(ctx, nil); err != nil {
 			return err
 		}
 		return cause
 	}
-	var targets []billing.SimulationTarget
-	if err := workflow.ExecuteActivity(ctx, a.SimulationTargets, id).Get(ctx, &targets); err != nil {
-		return finish(billing.SimulationFailed, err)
+	if !in.Begun {
+		if err := workflow.ExecuteActivity(ctx, a.BeginSimulation, in.ID).Get(ctx, nil); err != nil {
+			return finish(billing.SimulationFailed, err)
+		}
 	}
+	rated := 0
+	after := in.After
+	for {
+		var page billing.SimulationPage
+		if err := workflow.ExecuteActivity(ctx, a.SimulationTargets, in.ID, after, pageSize).Get(ctx, &page); err != nil {
+			return finish(billing.SimulationFailed, err)
+		}
+		if err := ratePeriods(ctx, a, in.ID, page.Targets); err != nil {
+			return finish(billing.SimulationFailed, err)
+		}
+		rated += len(page.Targets)
+		if page.Next == "" {
+			return finish(billing.SimulationCompleted, nil)
+		}
+		after = page.Next
+		info := workflow.GetInfo(ctx)
+		if rated >= perRun || info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > simulationMaxHistory {
+			return workflow.NewContinueAsNewError(ctx, SimulationWorkflowName, SimulationInput{ID: in.ID, After: after, Begun: true,
+				PageSize: in.PageSize, PeriodsPerRun: in.PeriodsPerRun})
+		}
+	}
+}
+
+// ratePeriods rates targets, SimulationParallelism at a time, and returns the first error after
+// the activities already started have ended (none is left running across continue-as-new).
+func ratePeriods(ctx workflow.Context, a *SimulationActivities, id string, targets []billing.SimulationTarget) error {
 	var first error
 	pending := []workflow.Future{}
 	wait := func() {
@@ -88,16 +154,19 @@ func SimulationWorkflow(ctx workflow.Context, id string) error {
 	for len(pending) > 0 {
 		wait()
 	}
-	if first != nil {
-		return finish(billing.SimulationFailed, first)
-	}
-	return finish(billing.SimulationCompleted, nil)
+	return first
 }
 
-// SimulationTargets lists the simulation's periods.
-func (a *SimulationActivities) SimulationTargets(ctx context.Context, id string) ([]billing.SimulationTarget, error) {
-	t, err := a.Store.SimulationTargets(ctx, id)
-	return t, activityError(err)
+// BeginSimulation marks the simulation running.
+func (a *SimulationActivities) BeginSimulation(ctx context.Context, id string) error {
+	_, err := a.Store.BeginSimulation(ctx, id)
+	return activityError(err)
+}
+
+// SimulationTargets returns a page of the simulation's periods.
+func (a *SimulationActivities) SimulationTargets(ctx context.Context, id, after string, limit int) (billing.SimulationPage, error) {
+	p, err := a.Store.SimulationTargets(ctx, id, after, limit)
+	return p, activityError(err)
 }
 
 // SimulatePeriod rates and stores one period; the result stays in the database, not in the history.
@@ -138,7 +207,7 @@ func (r *SimulationRunner) StartSimulation(ctx context.Context, req billing.Simu
 		queue = TaskQueue
 	}
 	_, err = r.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sim.ID, TaskQueue: queue,
-		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE}, SimulationWorkflowName, sim.ID)
+		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE}, SimulationWorkflowName, SimulationInput{ID: sim.ID})
 	if err != nil {
 		err = fmt.Errorf("start simulation %s: %w", sim.ID, err)
 		if ferr := r.Store.FinishSimulation(ctx, sim.ID, billing.SimulationFailed, err.Error()); ferr != nil {

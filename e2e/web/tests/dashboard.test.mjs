@@ -134,7 +134,7 @@ test('a wrong key is refused and the key is kept out of URLs, cookies and localS
   assert.equal(await page.evaluate((k) => sessionStorage.getItem('outcomebill.key') === k, ADMIN_KEY), true);
   // Every vendor page is in the navigation of a key with admin, finance and ingest.
   const nav = await page.locator('#nav a').allTextContents();
-  assert.deepEqual(nav, ['Invoices', 'Economics', 'Models', 'Tasks', 'Customers', 'Outcome types', 'Model prices']);
+  assert.deepEqual(nav, ['Invoices', 'Economics', 'Models', 'What-if', 'Alerts', 'Tasks', 'Customers', 'Outcome types', 'Model prices']);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(/\/sign-in/);
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);

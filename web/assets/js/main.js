@@ -10,6 +10,8 @@ import { economicsPage, customerMarginPage, modelsPage } from './pages/economics
 import { laborPage } from './pages/labor.js';
 import { tasksPage } from './pages/tasks.js';
 import { customersPage, outcomeTypesPage, modelPricesPage } from './pages/admin.js';
+import { alertsPage } from './pages/alerts.js';
+import { simulationsPage, simulationPage } from './pages/simulations.js';
 
 const has = (me, ...scopes) => !!me && scopes.some((s) => (me.scopes || []).includes(s));
 const isViewer = (me) => has(me, 'viewer') && !!me.customer_id;
@@ -24,6 +26,9 @@ const routes = [
   { path: '/economics', title: 'Vendor economics', allow: (me) => has(me, 'finance'), page: economicsPage },
   { path: '/economics/customers/:id', title: 'Customer margin', allow: (me) => has(me, 'finance'), page: customerMarginPage },
   { path: '/models', title: 'Model economics', allow: (me) => has(me, 'finance'), page: modelsPage },
+  { path: '/simulations', title: 'What-if simulations', allow: (me) => has(me, 'finance'), page: simulationsPage },
+  { path: '/simulations/:id', title: 'Simulation', allow: (me) => has(me, 'finance'), page: simulationPage },
+  { path: '/alerts', title: 'Alerts', allow: (me) => has(me, 'admin', 'finance'), page: alertsPage },
   { path: '/customers/:id/labor', title: 'Labor equivalent',
     allow: (me, p) => has(me, 'finance') || (isViewer(me) && me.customer_id === p.id), page: laborPage },
   { path: '/tasks', title: 'Tasks', allow: (me) => has(me, 'ingest', 'finance'), page: tasksPage },
@@ -38,7 +43,8 @@ function navItems(me) {
     return [[`/customers/${encodeURIComponent(me.customer_id)}/labor`, 'Labor equivalent'], ['/invoices', 'Invoices']];
   }
   const items = [];
-  if (has(me, 'finance')) items.push(['/invoices', 'Invoices'], ['/economics', 'Economics'], ['/models', 'Models']);
+  if (has(me, 'finance')) items.push(['/invoices', 'Invoices'], ['/economics', 'Economics'], ['/models', 'Models'], ['/simulations', 'What-if']);
+  if (has(me, 'admin', 'finance')) items.push(['/alerts', 'Alerts']);
   if (has(me, 'ingest', 'finance')) items.push(['/tasks', 'Tasks']);
   if (has(me, 'admin')) items.push(['/customers', 'Customers'], ['/outcome-types', 'Outcome types'], ['/model-prices', 'Model prices']);
   return items;
@@ -137,7 +143,7 @@ function renderChrome() {
   const me = app.me;
   clear(nav, me ? h('ul', {}, navItems(me).map(([href, text]) => h('li', {}, link(href, text, { class: 'nav-link' })))) : null);
   clear(who, me ? [
-    h('span', { class: 'who-name', title: `key ${me.id}` }, me.name || me.id),
+    h('span', { class: 'who-name', title: `key ${me.id} · scopes: ${(me.scopes || []).join(', ')}` }, me.name || me.id),
     h('span', { class: 'who-scopes', title: `scopes: ${(me.scopes || []).join(', ')}` },
       isViewer(me) ? `viewer · ${me.customer_id}` : (me.scopes || []).join(' · ')),
     h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => app.signOut() }, 'Sign out'),

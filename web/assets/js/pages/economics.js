@@ -2,6 +2,7 @@ import { h, clear, link, table, field, select, notice, spinner } from '../dom.js
 import { get, qs, routeMissing, all } from '../api.js';
 import { chart } from '../charts.js';
 import * as f from '../format.js';
+import { firingsTable } from './alerts.js';
 
 // Vendor economics (DESIGN.md §6): gross margin per customer over monthly periods, its breakdown
 // by outcome type and model, cost per billable outcome, the share of cost spent on tasks that did
@@ -154,9 +155,11 @@ export async function customerMarginPage({ view, params, query, app }) {
     throw e;
   }
   const periods = months(6);
-  const [monthly, names] = await Promise.all([
+  const [monthly, names, firings] = await Promise.all([
     Promise.all(periods.map((p) => get(`/v1/customers/${encodeURIComponent(id)}/margin${qs({ from: p.from, to: p.to })}`).catch(() => null))),
     customerNames(app),
+    // The customer's alerts that fired lately (null: this server does not list them).
+    get(`/v1/alert-firings${qs({ customer_id: id, limit: 10 })}`).then((r) => r.data || []).catch(() => null),
   ]);
   const cur = m.currency;
   const c = m.cost || {};
@@ -190,6 +193,10 @@ export async function customerMarginPage({ view, params, query, app }) {
     breakdown('Margin by outcome type', m.by_outcome_type, (l) => l.outcome_type, 'Outcome type', 'no outcome type'),
     h('h2', {}, 'By model'),
     breakdown('Margin by model', m.by_model, (l) => l.model, 'Model', 'no token usage'),
+    firings ? h('section', { 'aria-labelledby': 'alerts-title', 'data-section': 'alerts' },
+      h('h2', { id: 'alerts-title' }, 'Alerts fired'),
+      firingsTable(firings, { withCustomer: false, empty: 'No alert of this customer has fired.' }),
+      h('p', { class: 'small' }, link(`/alerts${qs({ customer_id: id })}`, 'All alerts of this customer'))) : null,
     f.num(m.unallocated_revenue) ? h('p', { class: 'muted' },
       `${f.money(m.unallocated_revenue)} of revenue (platform fees, commitments, metered lines) belongs to no outcome type and is not allocated to models.`) : null,
     h('p', {}, link(`/customers/${encodeURIComponent(id)}/labor${qs({ from, to })}`, 'Labor-equivalent view of this customer'), ' · ',
