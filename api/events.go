@@ -65,7 +65,7 @@ func (s *Server) postEvents() gin.HandlerFunc {
 			}
 		}
 		for _, r := range results {
-			s.metrics.events.WithLabelValues(r.Status).Inc()
+			s.metrics.events.WithLabelValues("api", r.Status).Inc()
 		}
 		c.JSON(http.StatusOK, gin.H{"results": results})
 	}

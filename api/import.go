@@ -76,9 +76,9 @@ func (s *Server) postImport() gin.HandlerFunc {
 		for i, e := range res.Errors {
 			out.Errors[i] = importLineError{Line: e.Line, ID: e.ID, Code: e.Err.Code, Field: e.Err.Field, Message: e.Err.Message}
 		}
-		s.metrics.events.WithLabelValues(billing.IngestAccepted).Add(float64(res.Accepted))
-		s.metrics.events.WithLabelValues(billing.IngestDuplicate).Add(float64(res.Duplicate))
-		s.metrics.events.WithLabelValues(billing.IngestRejected).Add(float64(res.Rejected))
+		s.metrics.events.WithLabelValues("import", billing.IngestAccepted).Add(float64(res.Accepted))
+		s.metrics.events.WithLabelValues("import", billing.IngestDuplicate).Add(float64(res.Duplicate))
+		s.metrics.events.WithLabelValues("import", billing.IngestRejected).Add(float64(res.Rejected))
 		c.JSON(http.StatusOK, out)
 	}
 }

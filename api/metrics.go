@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the API's Prometheus series. Routes are labelled by their pattern
-// (/v1/customers/:customer_id), never by the concrete path, so that ids cannot blow up the
-// number of series.
+// metrics are the API's Prometheus series (docs/OBSERVABILITY.md). Routes are labelled by their
+// pattern (/v1/customers/:customer_id), never by the concrete path, so that ids cannot blow up
+// the number of series; no label ever holds a key, a customer or a task.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -24,13 +24,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "outcomebill_http_requests_total", Help: "HTTP requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
+		// The buckets past 5 s are for POST /v1/events/import, whose request lasts as long as
+		// its upload.
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "outcomebill_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route", "method"}),
+			Name: "outcomebill_http_request_duration_seconds", Help: "HTTP request latency by route, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 30, 120, 600},
+		}, []string{"route", "method", "status"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "outcomebill_events_total", Help: "Events received by result: accepted, duplicate, rejected.",
-		}, []string{"result"}),
+			Name: "outcomebill_events_total", Help: "Events received by source (api: POST /v1/events, import: POST /v1/events/import) and result: accepted, duplicate, rejected.",
+		}, []string{"source", "result"}),
 	}
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
@@ -61,7 +63,17 @@ func (m *metrics) middleware() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
-		m.duration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+		method, status := metricMethod(c.Request.Method), strconv.Itoa(c.Writer.Status())
+		m.requests.WithLabelValues(route, method, status).Inc()
+		m.duration.WithLabelValues(route, method, status).Observe(time.Since(start).Seconds())
 	}
+}
+
+// metricMethod bounds the method label: a client may send any token as a method.
+func metricMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outcomebill/outcomebill/billing"
 )
@@ -93,6 +94,9 @@ type Config struct {
 	Simulations      SimulationStore
 	// Importer stores NDJSON files of events (POST /v1/events/import); nil disables the route.
 	Importer EventImporter
+
+	// TracerProvider traces requests (docs/OBSERVABILITY.md); nil, the default, adds no middleware.
+	TracerProvider trace.TracerProvider
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -165,6 +169,9 @@ func New(cfg Config) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	if cfg.TracerProvider != nil {
+		r.Use(tracing(cfg.TracerProvider)...)
+	}
 	r.Use(requestID(), accessLog(cfg.Log), s.metrics.middleware(), recovery())
 	r.NoRoute(s.noRoute()) // the dashboard for page loads outside /v1/ (web.go), else 404
 	r.NoMethod(func(c *gin.Context) {

@@ -35,11 +35,24 @@ type DB struct {
 	ingestQ ingestQueue // small IngestEvents batches, stored together
 }
 
+// Options tune OpenWithOptions; the zero value is Open.
+type Options struct {
+	// QueryTracer sees every query, batch, COPY, prepare, connect and pool acquire (the process's
+	// tracing, when it is on); nil costs nothing.
+	QueryTracer pgx.QueryTracer
+}
+
 // Open connects to url and checks the connection.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string) (*DB, error) { return OpenWithOptions(ctx, url, Options{}) }
+
+// OpenWithOptions is Open with options.
+func OpenWithOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	if opts.QueryTracer != nil {
+		cfg.ConnConfig.Tracer = opts.QueryTracer
 	}
 	// pgxpool's default, max(4, CPUs), is sized for CPU-bound work; ours waits on the database
 	// (most of an ingest request is its commit's flush), so with more concurrent requests than

@@ -63,3 +63,15 @@ func (db *DB) RunEconomicsFolder(ctx context.Context, idle time.Duration, log *s
 		}
 	}
 }
+
+// EconomicsBacklog counts the economics changes not folded yet (rows of economics_dirty), up to
+// limit: a backlog past that is alarming whatever its size, and counting further costs a longer
+// scan on every sample.
+func (db *DB) EconomicsBacklog(ctx context.Context, limit int) (int64, error) {
+	var n int64
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM economics_dirty LIMIT $1) d`, limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("economics backlog: %w", err)
+	}
+	return n, nil
+}

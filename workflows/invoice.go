@@ -100,6 +100,7 @@ func InvoiceRunWorkflow(ctx workflow.Context, in InvoiceRunInput) (InvoiceRunRes
 		if rerr := record(billing.RunFailed); rerr != nil {
 			workflow.GetLogger(ctx).Error("recording a failed run failed", "error", rerr)
 		}
+		recordInvoiceRun(ctx, billing.RunFailed)
 		return InvoiceRunResult{}, err
 	}
 	if err := workflow.ExecuteActivity(ctx, a.CountBillable, in.CustomerID, in.period()).Get(ctx, &run.TasksTotal); err != nil {
@@ -138,6 +139,7 @@ func InvoiceRunWorkflow(ctx workflow.Context, in InvoiceRunInput) (InvoiceRunRes
 	}
 	res.CreditNotes = run.CreditNotes
 	if in.AutoFinalizeAfter <= 0 || res.Status != billing.InvoiceDraft {
+		recordInvoiceRun(ctx, billing.RunDrafted)
 		return res, nil
 	}
 	for {
@@ -160,6 +162,7 @@ func InvoiceRunWorkflow(ctx workflow.Context, in InvoiceRunInput) (InvoiceRunRes
 			return fail(err)
 		}
 		if res.Status != billing.InvoiceDraft {
+			recordInvoiceRun(ctx, billing.RunDrafted)
 			return res, nil
 		}
 	}
@@ -167,7 +170,11 @@ func InvoiceRunWorkflow(ctx workflow.Context, in InvoiceRunInput) (InvoiceRunRes
 		return fail(err)
 	}
 	res.CreditNotes = run.CreditNotes
-	return res, record(billing.RunFinalized)
+	if err := record(billing.RunFinalized); err != nil {
+		return res, err
+	}
+	recordInvoiceRun(ctx, billing.RunFinalized)
+	return res, nil
 }
 
 // PeriodCloseInput is what a customer's invoice schedule starts PeriodCloseWorkflow with.

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.temporal.io/sdk/client"
 
 	"github.com/outcomebill/outcomebill/billing"
@@ -48,6 +52,13 @@ type Relay struct {
 	Store    OutboxStore
 	Logger   *slog.Logger     // nil: slog.Default()
 	Lag      prometheus.Gauge // optional: seconds the oldest undelivered event has waited
+	// Delivered counts delivered events and Errors failures by stage (claim, signal, mark); both
+	// optional (NewRelayMetrics makes all three).
+	Delivered prometheus.Counter
+	Errors    *prometheus.CounterVec
+	// Tracer traces each pass that found events, with a span per signal whose context the
+	// Temporal client's tracing interceptor carries into the task workflow; nil: no spans.
+	Tracer trace.Tracer
 	// TaskQueue of the workflows the relay starts; default TaskQueue.
 	TaskQueue string
 
@@ -89,6 +100,15 @@ func (r *Relay) defaults() {
 	}
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	if r.Tracer == nil {
+		r.Tracer = noop.Tracer{}
+	}
+}
+
+func (r *Relay) countError(stage string) {
+	if r.Errors != nil {
+		r.Errors.WithLabelValues(stage).Inc()
 	}
 }
 
@@ -144,12 +164,23 @@ func (r *Relay) Deliver(ctx context.Context) (claimed, delivered int, err error)
 	r.defaults()
 	items, err := r.Store.ClaimOutbox(ctx, r.BatchSize, r.Lease)
 	if err != nil {
+		r.countError("claim")
 		return 0, 0, fmt.Errorf("claim outbox: %w", err)
 	}
 	if len(items) == 0 {
 		return 0, 0, nil
 	}
 	batches := coalesce(items)
+	// A span only for passes that found events: idle polls, ten a second, are not worth a trace.
+	ctx, span := r.Tracer.Start(ctx, "outbox.deliver", trace.WithAttributes(
+		attribute.Int("outbox.claimed", len(items)), attribute.Int("outbox.tasks", len(batches))))
+	defer func() {
+		span.SetAttributes(attribute.Int("outbox.delivered", delivered))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 
 	var (
 		mu   sync.Mutex
@@ -170,6 +201,7 @@ func (r *Relay) Deliver(ctx context.Context) (claimed, delivered int, err error)
 				mu.Unlock()
 				return
 			}
+			r.countError("signal")
 			err = fmt.Errorf("signal task %s: %w", b.taskID, err)
 			retryAt := r.Now().Add(r.backoff(b.attempts))
 			// A failed release only delays the retry until the lease runs out.
@@ -189,8 +221,12 @@ func (r *Relay) Deliver(ctx context.Context) (claimed, delivered int, err error)
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 		defer cancel()
 		if err := r.Store.MarkDelivered(mctx, done); err != nil {
+			r.countError("mark")
 			// The rows come back after the lease and are signalled twice; the workflow dedups.
 			return len(items), 0, errors.Join(append(errs, fmt.Errorf("mark delivered: %w", err))...)
+		}
+		if r.Delivered != nil {
+			r.Delivered.Add(float64(len(done)))
 		}
 	}
 	return len(items), len(done), errors.Join(errs...)
@@ -228,11 +264,17 @@ func coalesce(items []billing.OutboxItem) []*taskBatch {
 }
 
 func (r *Relay) signal(ctx context.Context, b *taskBatch) error {
+	ctx, span := r.Tracer.Start(ctx, "outbox.signal", trace.WithAttributes(
+		attribute.String("outcomebill.task_id", b.taskID), attribute.Int("outbox.events", len(b.events))))
+	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, signalTimeout)
 	defer cancel()
 	id := TaskWorkflowID(b.taskID)
 	_, err := r.Temporal.SignalWithStartWorkflow(ctx, id, TaskEventsSignal, TaskSignal{Events: b.events},
 		client.StartWorkflowOptions{ID: id, TaskQueue: r.TaskQueue}, TaskWorkflowName, TaskInput{TaskID: b.taskID})
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
 	return err
 }
 

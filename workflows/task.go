@@ -105,6 +105,7 @@ func TaskWorkflow(ctx workflow.Context, in TaskInput) (billing.TaskState, error)
 			st = billing.FoldTask(in.TaskID, t.Events, t.Settings, workflow.Now(ctx))
 		}
 		if t.Saved == nil || !t.Saved.Equal(st) {
+			settles := st.Status.Settled() && (t.Saved == nil || t.Saved.Status != st.Status)
 			if t.Saved != nil {
 				st.Version = t.Saved.Version
 			}
@@ -113,6 +114,9 @@ func TaskWorkflow(ctx workflow.Context, in TaskInput) (billing.TaskState, error)
 				return st, err
 			}
 			t.Saved = &st
+			if settles {
+				recordTaskSettled(ctx, st)
+			}
 		}
 		if st.Status.Settled() {
 			// Signals that arrived while this workflow task ran would be lost by completing.

@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -106,6 +109,7 @@ func WebhookDeliveryWorkflow(ctx workflow.Context, in WebhookDeliveryInput) (bil
 	})
 	err := workflow.ExecuteActivity(sendCtx, a.SendWebhook, in.DeliveryID).Get(ctx, nil)
 	if err == nil {
+		recordWebhookDelivery(ctx, billing.DeliveryDelivered)
 		return billing.DeliveryDelivered, nil
 	}
 	reason := err.Error()
@@ -117,6 +121,7 @@ func WebhookDeliveryWorkflow(ctx workflow.Context, in WebhookDeliveryInput) (bil
 	if ferr := workflow.ExecuteActivity(failCtx, a.FailWebhookDelivery, in.DeliveryID, reason).Get(ctx, nil); ferr != nil {
 		return billing.DeliveryPending, ferr
 	}
+	recordWebhookDelivery(ctx, billing.DeliveryFailed)
 	return billing.DeliveryFailed, nil
 }
 
@@ -184,6 +189,7 @@ func (a *WebhookActivities) SendWebhook(ctx context.Context, deliveryID string) 
 	}
 	start := now()
 	code, sendErr := a.post(ctx, client, m, start)
+	recordWebhookAttempt(ctx, code, sendErr)
 	attempt := billing.WebhookAttempt{StatusCode: code, Duration: now().Sub(start), At: start}
 	delivered := sendErr == nil
 	if sendErr != nil {
@@ -241,6 +247,9 @@ type WebhookDispatcher struct {
 	Logger    *slog.Logger // nil: slog.Default()
 	TaskQueue string       // default TaskQueue
 	Retry     WebhookRetry // the deliveries' retry policy; zero: DefaultWebhookRetry
+	// Tracer traces each pass that found deliveries, so that the delivery workflows it starts
+	// are traced under it; nil: no spans.
+	Tracer trace.Tracer
 
 	BatchSize    int           // default 100
 	PollInterval time.Duration // default 200 ms
@@ -262,6 +271,9 @@ func (d *WebhookDispatcher) defaults() {
 	}
 	if d.Lease <= 0 {
 		d.Lease = 30 * time.Second
+	}
+	if d.Tracer == nil {
+		d.Tracer = noop.Tracer{}
 	}
 }
 
@@ -304,6 +316,8 @@ func (d *WebhookDispatcher) Dispatch(ctx context.Context) (int, error) {
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
+	ctx, span := d.Tracer.Start(ctx, "webhook.dispatch", trace.WithAttributes(attribute.Int("webhook.deliveries", len(claimed))))
+	defer span.End()
 	var started []string
 	var errs []error
 	for _, w := range claimed {

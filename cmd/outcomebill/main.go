@@ -22,7 +22,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+	stopTracing := startTracing(ctx) // off unless OTEL_* variables ask for it
+	err := newRootCmd().ExecuteContext(ctx)
+	stopTracing()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "outcomebill:", err)
 		os.Exit(1)
 	}
@@ -50,6 +53,8 @@ type config struct {
 	// billing
 	grace        time.Duration
 	autoFinalize time.Duration
+	// reportsDatabaseURL, when set, serves the read-only reports (serve only; see reports.go).
+	reportsDatabaseURL string
 }
 
 func (c *config) addDatabase(cmd *cobra.Command) {

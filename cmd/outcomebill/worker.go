@@ -49,27 +49,17 @@ func newWorkerCmd() *cobra.Command {
 	return cmd
 }
 
-// outboxLag is the age of the oldest event not yet delivered to its workflow: when tasks arrive
-// faster than Temporal takes them, ingest stays fast and this gauge shows the backlog.
-var outboxLag = prometheus.NewGauge(prometheus.GaugeOpts{
-	Name: "outcomebill_outbox_lag_seconds",
-	Help: "Seconds the oldest undelivered outbox event has waited.",
-})
-
 // runWorker runs the Temporal worker, the outbox relay, the invoice scheduler and the economics
 // folder until ctx ends. The relay and the scheduler keep going while Temporal is down (they
 // retry); the worker reconnects by itself.
 func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
-	if err := reg.Register(outboxLag); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return err
-		}
-	}
+	// The outbox lag is the age of the oldest event not yet delivered to its workflow: when tasks
+	// arrive faster than Temporal takes them, ingest stays fast and the lag shows the backlog.
+	rm := workflows.NewRelayMetrics(reg)
 	w := workflows.NewWorkerWithConfig(tc, "", db, worker.Options{}, workflows.WorkerConfig{WebhookAllowPrivate: webhookAllowPrivate})
-	hooks := &workflows.WebhookDispatcher{Temporal: tc, Store: db, Logger: log}
+	hooks := &workflows.WebhookDispatcher{Temporal: tc, Store: db, Logger: log, Tracer: workerTracer()}
 	sched := &workflows.Scheduler{Client: tc, Store: db, Grace: cfg.grace, AutoFinalizeAfter: cfg.autoFinalize, Logger: log}
-	relay := &workflows.Relay{Temporal: tc, Store: db, Logger: log, Lag: outboxLag}
+	relay := &workflows.Relay{Temporal: tc, Store: db, Logger: log, Lag: rm.Lag, Delivered: rm.Delivered, Errors: rm.Errors, Tracer: workerTracer()}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := w.Start(); err != nil {
@@ -84,6 +74,9 @@ func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Clien
 	g.Go(func() error { return ignoreCanceled(sched.Run(ctx)) })
 	g.Go(func() error { return ignoreCanceled(hooks.Run(ctx)) })
 	g.Go(func() error { return ignoreCanceled(db.RunEconomicsFolder(ctx, 200*time.Millisecond, log)) })
+	// Spend and margin_floor alerts as tasks bill; credits.expiring notices (alerts.go).
+	g.Go(func() error { return ignoreCanceled(newAlertWatcher(db, cfg.grace, log).Run(ctx)) })
+	g.Go(func() error { return ignoreCanceled(sampleEconomicsBacklog(ctx, db, reg, 10*time.Second, log)) })
 	return g.Wait()
 }
 
