@@ -8,7 +8,10 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,18 +37,26 @@ import (
 // Seeding takes about a minute, so the seeded database is kept on the server for the next run,
 // named after a hash of the migrations and of the seed below (a changed schema seeds anew). Drop
 // it with DROP DATABASE when done: SELECT datname FROM pg_database WHERE datname LIKE 'bench_econ_%'.
+//
+// OUTCOMEBILL_BENCH_ECON_TASKS seeds another number of tasks, with a customer per 1,000 of them
+// (at least 10, at most 9,999): scripts/bench --short seeds 20,000 so that CI runs these benchmarks in seconds.
 
-const (
-	econBenchCustomers = 1000
-	econBenchTasks     = 1_000_000
-)
+var econBenchTasks, econBenchCustomers = econBenchSize()
 
-// econBenchSeed is the seed; its text is part of the database's name.
-const econBenchSeed = `
+func econBenchSize() (tasks, customers int) {
+	tasks = 1_000_000
+	if n, err := strconv.Atoi(os.Getenv("OUTCOMEBILL_BENCH_ECON_TASKS")); err == nil && n > 0 {
+		tasks = n
+	}
+	return tasks, min(max(tasks/1000, 10), 9999) // customer ids have four digits
+}
+
+// econBenchSeed is the seed; its text, with the sizes in it, is part of the database's name.
+var econBenchSeed = strings.NewReplacer("{tasks}", strconv.Itoa(econBenchTasks), "{customers}", strconv.Itoa(econBenchCustomers)).Replace(`
 INSERT INTO customers (id, name, currency, timezone, billing_anchor_day)
 SELECT 'c' || lpad(i::text, 4, '0'), 'Customer ' || i, CASE WHEN i % 3 = 0 THEN 'EUR' ELSE 'USD' END,
 	(ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Asia/Kolkata'])[1 + i % 5], 1
-FROM generate_series(1, 1000) i;
+FROM generate_series(1, {customers}) i;
 
 INSERT INTO outcome_types (key, name, human_minutes, annual_cost, annual_cost_currency, productive_hours,
 	dispute_window_seconds, task_timeout_seconds)
@@ -59,13 +70,13 @@ SET session_replication_role = replica;
 
 INSERT INTO tasks (task_id, customer_id, status, created_at, updated_at, outcome_type, priority, status_at, outcome,
 	quality, version)
-SELECT 't' || g, 'c' || lpad((1 + g % 1000)::text, 4, '0'), s.status, s.at, s.at,
+SELECT 't' || g, 'c' || lpad((1 + g % {customers})::text, 4, '0'), s.status, s.at, s.at,
 	(ARRAY['support.ticket', 'finance.reconcile', 'code.review'])[1 + (g / 7) % 3], 'normal', s.at,
 	CASE s.status WHEN 'billable' THEN CASE WHEN g % 7 = 0 THEN 'partial' ELSE 'succeeded' END
 		WHEN 'not_billable' THEN CASE WHEN g % 2 = 0 THEN 'failed' ELSE 'escalated' END
 		WHEN 'verifying' THEN 'succeeded' END,
 	CASE WHEN s.status IN ('billable', 'not_billable', 'verifying') THEN round(((g * 37) % 100) / 100.0, 2) END, 1
-FROM generate_series(1, 1000000) g
+FROM generate_series(1, {tasks}) g
 CROSS JOIN LATERAL (SELECT
 	CASE WHEN g % 20 < 14 THEN 'billable' WHEN g % 20 < 17 THEN 'not_billable' WHEN g % 20 = 17 THEN 'expired'
 		WHEN g % 20 = 18 THEN 'open' ELSE 'verifying' END AS status,
@@ -86,7 +97,7 @@ WHERE t.g % 4 = 0;
 SET session_replication_role = origin;
 SELECT economics_rebuild();
 CREATE TABLE bench_seeded (done boolean);
-`
+`)
 
 var econBench struct {
 	once sync.Once

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/outcomebill/outcomebill/billing"
+	"github.com/outcomebill/outcomebill/postgres"
 	"github.com/outcomebill/outcomebill/postgres/pgtest"
 )
 
@@ -17,49 +18,13 @@ func BenchmarkRatePeriod(b *testing.B) {
 	const tasks = 100_000
 	db := pgtest.NewDB(b)
 	ctx := context.Background()
-	if _, _, err := db.CreateCustomer(ctx, billing.Customer{ID: "acme", Name: "Acme", Currency: "USD"}); err != nil {
-		b.Fatal(err)
-	}
-	for _, key := range []string{"support.ticket_resolved", "finance.invoice_reconciled", "code.pr_merged", "sales.lead_qualified"} {
-		if _, _, err := db.PutOutcomeType(ctx, billing.OutcomeType{Key: key, Name: key, DisputeWindow: time.Hour, TaskTimeout: time.Hour,
-			Baseline: billing.LaborBaseline{HumanMinutes: dec("12"), AnnualCost: usd("94000")}}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, _, err := db.PutBaselineOverride(ctx, billing.BaselineOverride{CustomerID: "acme", OutcomeType: "finance.invoice_reconciled",
-		Baseline: billing.LaborBaseline{HumanMinutes: dec("45"), AnnualCost: usd("94000")}}); err != nil {
-		b.Fatal(err)
-	}
-	const prices = `{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "0.99"},
-		{"outcome_type": "finance.invoice_reconciled", "model": "labor_share", "share": "0.3", "floor": "5", "cap": "11"},
-		{"outcome_type": "code.pr_merged", "model": "graduated", "tiers": [{"up_to": "10000", "unit_amount": "2", "flat_amount": "0"},
-			{"up_to": null, "unit_amount": "1.5", "flat_amount": "0"}]},
-		{"outcome_type": "sales.lead_qualified", "model": "seat_equivalent", "outcomes_per_seat": "600", "seat_price": "30", "round_up_seats": true}`
-	for _, p := range []struct{ id, prices string }{
-		{"outcomes", prices},
-		{"resale", prices + `, {"model": "cost_plus", "markup": "0.2"}`},
-	} {
-		if _, _, err := db.CreatePlan(ctx, plan(b, p.id, `{"currency": "USD", "terms": {"platform_fee": "49.00", "urgent_multiplier": "1.5"}, "prices": [`+p.prices+`]}`)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	seedRatingFixture(b, db, "acme", tasks)
 	for _, id := range []string{"g1", "g2"} {
 		if _, _, err := db.CreateCreditGrant(ctx, billing.CreditGrant{CustomerID: "acme", ID: id, Amount: usd("1000"), PricePaid: usd("900")}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	_, err := db.Pool.Exec(ctx, `
-		INSERT INTO tasks (task_id, customer_id, status, outcome_type, priority, status_at, outcome)
-		SELECT 't' || i, 'acme', 'billable',
-			(ARRAY['support.ticket_resolved', 'finance.invoice_reconciled', 'code.pr_merged', 'sales.lead_qualified'])[1 + i % 4],
-			CASE WHEN i % 10 = 0 THEN 'urgent' ELSE 'normal' END,
-			$1::timestamptz + i * interval '20 seconds',
-			CASE WHEN i % 7 = 0 THEN 'partial' ELSE 'succeeded' END
-		FROM generate_series(1, $2::int) i`, jan1, tasks)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, err = db.Pool.Exec(ctx, `
 		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model, cost_usd)
 		SELECT 'e' || i, '\x00', 'task.usage', 'acme', 't' || i, $1::timestamptz, $1::timestamptz, '{}', 'some-model', 0.0123
 		FROM generate_series(1, $2::int) i`, jan1, tasks)
@@ -112,4 +77,69 @@ func BenchmarkRatePeriod(b *testing.B) {
 		}
 		b.ReportMetric(float64(tasks)*float64(b.N)/b.Elapsed().Seconds(), "outcomes/s")
 	})
+}
+
+// ratingPrices are the outcome prices of the rating benchmarks' plans: four outcome types, one per
+// price model that counts outcomes (labor_share's with a customer's baseline override).
+const ratingPrices = `{"outcome_type": "support.ticket_resolved", "model": "per_outcome", "unit_amount": "0.99"},
+	{"outcome_type": "finance.invoice_reconciled", "model": "labor_share", "share": "0.3", "floor": "5", "cap": "11"},
+	{"outcome_type": "code.pr_merged", "model": "graduated", "tiers": [{"up_to": "10000", "unit_amount": "2", "flat_amount": "0"},
+		{"up_to": null, "unit_amount": "1.5", "flat_amount": "0"}]},
+	{"outcome_type": "sales.lead_qualified", "model": "seat_equivalent", "outcomes_per_seat": "600", "seat_price": "30", "round_up_seats": true}`
+
+// seedRatingFixture makes the customer, the four outcome types of ratingPrices with a baseline
+// override, the plans "outcomes" (ratingPrices, a platform fee and an urgent surcharge) and
+// "resale" (the same and cost_plus), and tasks billable tasks of the customer spread over January
+// 2026 (one in ten urgent, one in seven partial), inserted in SQL with triggers off: the economics
+// triggers' dirty rows are nothing rating reads, and would make a million tasks take minutes.
+// The customer has no subscription yet.
+func seedRatingFixture(b *testing.B, db *postgres.DB, customer string, tasks int) {
+	b.Helper()
+	ctx := context.Background()
+	if _, _, err := db.CreateCustomer(ctx, billing.Customer{ID: customer, Name: customer, Currency: "USD"}); err != nil {
+		b.Fatal(err)
+	}
+	for _, key := range []string{"support.ticket_resolved", "finance.invoice_reconciled", "code.pr_merged", "sales.lead_qualified"} {
+		if _, _, err := db.PutOutcomeType(ctx, billing.OutcomeType{Key: key, Name: key, DisputeWindow: time.Hour, TaskTimeout: time.Hour,
+			Baseline: billing.LaborBaseline{HumanMinutes: dec("12"), AnnualCost: usd("94000")}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, _, err := db.PutBaselineOverride(ctx, billing.BaselineOverride{CustomerID: customer, OutcomeType: "finance.invoice_reconciled",
+		Baseline: billing.LaborBaseline{HumanMinutes: dec("45"), AnnualCost: usd("94000")}}); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []struct{ id, prices string }{
+		{"outcomes", ratingPrices},
+		{"resale", ratingPrices + `, {"model": "cost_plus", "markup": "0.2"}`},
+	} {
+		if _, _, err := db.CreatePlan(ctx, plan(b, p.id, `{"currency": "USD", "terms": {"platform_fee": "49.00", "urgent_multiplier": "1.5"}, "prices": [`+p.prices+`]}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Release()
+	// Triggers off for this session only (a superuser setting: the test and benchmark servers
+	// connect as postgres).
+	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Exec(ctx, `RESET session_replication_role`)
+	_, err = conn.Exec(ctx, `
+		INSERT INTO tasks (task_id, customer_id, status, outcome_type, priority, status_at, outcome)
+		SELECT 't' || i, $1, 'billable',
+			(ARRAY['support.ticket_resolved', 'finance.invoice_reconciled', 'code.pr_merged', 'sales.lead_qualified'])[1 + i % 4],
+			CASE WHEN i % 10 = 0 THEN 'urgent' ELSE 'normal' END,
+			$2::timestamptz + (i::float8 / ($4::int + 1)) * ($3::timestamptz - $2::timestamptz),
+			CASE WHEN i % 7 = 0 THEN 'partial' ELSE 'succeeded' END
+		FROM generate_series(1, $4::int) i`, customer, jan1, feb1, tasks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE tasks`); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -49,7 +49,8 @@ import (
 // OUTCOMEBILL_BENCH_DATABASE_URL (an admin URL) or OUTCOMEBILL_BENCH_TEMPORAL_ADDRESS name
 // them. OUTCOMEBILL_BENCH_TASKS sets the workflows per phase (default 1000);
 // OUTCOMEBILL_BENCH_RELAY_CONCURRENCY the relay's signals in flight (default: the relay's);
-// OUTCOMEBILL_BENCH_PACED_RATE the tasks/s of the lag phase (default 70% of the measured rate).
+// OUTCOMEBILL_BENCH_PACED_RATE the tasks/s of the lag phase (default 70% of the measured rate);
+// OUTCOMEBILL_BENCH_PACED_SECONDS its length (default 15).
 func TestTemporalThroughput(t *testing.T) {
 	if os.Getenv("OUTCOMEBILL_BENCH_TEMPORAL") != "1" {
 		t.Skip("a measurement: set OUTCOMEBILL_BENCH_TEMPORAL=1 to run it (scripts/bench does)")
@@ -80,9 +81,13 @@ func TestTemporalThroughput(t *testing.T) {
 	if v, err := strconv.ParseFloat(os.Getenv("OUTCOMEBILL_BENCH_PACED_RATE"), 64); err == nil && v > 0 {
 		rate = v
 	}
-	paced := measurePaced(t, ctx, db, c, run, rate, 15*time.Second)
-	t.Logf("paced at %.1f tasks/s for 15s (start, then outcome 1s later: two signals): %d tasks, %d history events each, "+
-		"outbox lag p50 %s p95 %s p99 %s max %s", rate, paced.tasks, paced.history,
+	pace := 15 * time.Second
+	if v, err := strconv.Atoi(os.Getenv("OUTCOMEBILL_BENCH_PACED_SECONDS")); err == nil && v > 0 {
+		pace = time.Duration(v) * time.Second
+	}
+	paced := measurePaced(t, ctx, db, c, run, rate, pace)
+	t.Logf("paced at %.1f tasks/s for %s (start, then outcome 1s later: two signals): %d tasks, %d history events each, "+
+		"outbox lag p50 %s p95 %s p99 %s max %s", rate, pace, paced.tasks, paced.history,
 		paced.lag(0.5), paced.lag(0.95), paced.lag(0.99), paced.lag(1))
 
 	// One line for scripts/bench to pick up.

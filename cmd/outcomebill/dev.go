@@ -81,7 +81,7 @@ func runDev(ctx context.Context, stateDir, listen string, demo, ui bool) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	cfg := config{grace: billing.DefaultGracePeriod}
-	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, db, tc, log), log) })
+	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, db, db, tc, log), log) })
 	g.Go(func() error { return runWorker(gctx, cfg, db, tc, prometheus.DefaultRegisterer, log) })
 	if demo {
 		if err := seedDemo(ctx, db, log); err != nil {

@@ -27,15 +27,23 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the HTTP API",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cfg.withServices(cmd.Context(), func(db *postgres.DB, tc client.Client, log *slog.Logger) error {
+				reports, err := cfg.openReports(cmd.Context(), db, log)
+				if err != nil {
+					return err
+				}
+				if reports != db {
+					defer reports.Close()
+				}
 				ln, err := net.Listen("tcp", cfg.listen)
 				if err != nil {
 					return err
 				}
-				return serveHTTP(cmd.Context(), ln, newAPI(cfg, db, tc, log), log)
+				return serveHTTP(cmd.Context(), ln, newAPI(cfg, db, reports, tc, log), log)
 			})
 		},
 	}
 	cfg.addDatabase(cmd)
+	cfg.addReports(cmd)
 	cfg.addTemporal(cmd)
 	cfg.addLog(cmd)
 	cfg.addBilling(cmd)
@@ -75,7 +83,7 @@ func envInt(name string, def int) int {
 }
 
 func openAndMigrate(ctx context.Context, url string, log *slog.Logger) (*postgres.DB, error) {
-	db, err := postgres.Open(ctx, url)
+	db, err := postgres.OpenWithOptions(ctx, url, dbOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -113,31 +121,38 @@ func (cfg config) withServices(ctx context.Context, fn func(*postgres.DB, client
 // dialTemporal returns a client that connects lazily, so that the API starts — and keeps taking
 // events into the outbox — while Temporal is down.
 func dialTemporal(cfg config, log *slog.Logger) (client.Client, error) {
-	c, err := client.NewLazyClient(client.Options{HostPort: cfg.temporalAddress, Namespace: cfg.namespace, Logger: newTemporalLogger(log)})
+	c, err := client.NewLazyClient(temporalOptions(client.Options{HostPort: cfg.temporalAddress, Namespace: cfg.namespace, Logger: newTemporalLogger(log)}, log))
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.temporalAddress, err)
 	}
 	return c, nil
 }
 
-func newAPI(cfg config, db *postgres.DB, tc client.Client, log *slog.Logger) http.Handler {
+// newAPI wires the API to the primary db for everything but the read-only reports, which read
+// from reports (db itself unless a replica is configured; see reports.go).
+func newAPI(cfg config, db, reports *postgres.DB, tc client.Client, log *slog.Logger) http.Handler {
+	ready := []api.Check{
+		{Name: "postgres", Ping: db.Ping},
+		{Name: "temporal", Ping: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+	}
+	if reports != db {
+		ready = append(ready, api.Check{Name: "postgres-reports", Ping: reports.Ping})
+	}
 	return api.New(api.Config{
 		InvoiceRunner: &workflows.InvoiceRunner{Client: tc, Store: db, AutoFinalizeAfter: cfg.autoFinalize},
 		InvoiceRuns:   db,
-		Customers:     db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db, Invoices: db, Economics: db,
-		Importer: db,
-		Ready: []api.Check{
-			{Name: "postgres", Ping: db.Ping},
-			{Name: "temporal", Ping: func(ctx context.Context) error {
-				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-				return err
-			}},
-		},
+		Customers:     db, OutcomeTypes: db, ModelPrices: db, Keys: db, Events: db, Tasks: db, Plans: db, Invoices: db, Economics: reports,
+		Importer:    db,
+		Ready:       ready,
 		Log:         log,
 		IngestLimit: ingestLimit,
 		Webhooks:    db, WebhookAllowPrivate: webhookAllowPrivate,
 		SimulationRunner: &workflows.SimulationRunner{Client: tc, Store: db},
 		Simulations:      db,
+		TracerProvider:   apiTracer(),
 	})
 }
 
