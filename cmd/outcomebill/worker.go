@@ -56,9 +56,9 @@ var outboxLag = prometheus.NewGauge(prometheus.GaugeOpts{
 	Help: "Seconds the oldest undelivered outbox event has waited.",
 })
 
-// runWorker runs the Temporal worker, the outbox relay, the invoice scheduler and the economics
-// folder until ctx ends. The relay and the scheduler keep going while Temporal is down (they
-// retry); the worker reconnects by itself.
+// runWorker runs the Temporal worker, the outbox relay, the invoice scheduler, the economics
+// folder and the partition maintenance until ctx ends. The relay and the scheduler keep going
+// while Temporal is down (they retry); the worker reconnects by itself.
 func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
 	if err := reg.Register(outboxLag); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -84,6 +84,7 @@ func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Clien
 	g.Go(func() error { return ignoreCanceled(sched.Run(ctx)) })
 	g.Go(func() error { return ignoreCanceled(hooks.Run(ctx)) })
 	g.Go(func() error { return ignoreCanceled(db.RunEconomicsFolder(ctx, 200*time.Millisecond, log)) })
+	g.Go(func() error { return ignoreCanceled(db.RunPartitionMaintenance(ctx, time.Hour, log)) })
 	return g.Wait()
 }
 
