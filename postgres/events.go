@@ -41,7 +41,7 @@ func (db *DB) ingestBatch(ctx context.Context, batch []billing.IncomingEvent) ([
 		err := settleEvents(batch, results, candidates, func(rows []int, read func(pgx.Rows) error) error {
 			return db.runIngest(ctx, ingestArgs(batch, rows, db.Now().UTC()), read)
 		})
-		// Rows are locked in a fixed order (tasks by id, then events by id), so deadlocks should not
+		// Rows are locked in a fixed order (tasks by id, then event keys by id), so deadlocks should not
 		// happen; should one anyway, the events not yet settled are simply tried again.
 		if err == nil || attempt == 3 || !retryable(err) {
 			if err != nil {
@@ -249,16 +249,19 @@ var ingestArraysSQL = ingestStatement(`
 //   - costs token usage with the model's price valid at occurred_at (billing.PriceAt's rule: a
 //     vendor row wins over the catalog, then the latest; billing.ModelPrice.Cost's arithmetic,
 //     rounded to 16 places as decimal's division is), NULL while no price covers it;
-//   - inserts the events whose task belongs to their customer, in id order, skipping ids already
-//     stored, and an outbox row for each — usage only when it opens its task: the workflow's
-//     state does not depend on usage (cost is summed in SQL), and every signal it is spared keeps
-//     a task's history four events shorter; a usage event that opens a task still goes out, so
-//     that its timeout starts;
+//   - inserts the events whose task belongs to their customer, skipping ids already stored. The
+//     id goes into event_keys first, in id order, ON CONFLICT DO NOTHING, and only the ids that
+//     went in there go into events: partitioned by occurred_at, events cannot keep an id unique
+//     across months by itself (migration 00013);
+//   - inserts an outbox row for each stored event — usage only when it opens its task: the
+//     workflow's state does not depend on usage (cost is summed in SQL), and every signal it is
+//     spared keeps a task's history four events shorter; a usage event that opens a task still
+//     goes out, so that its timeout starts;
 //   - returns for every incoming event what settles it (see verdict).
 //
 // All parts see the snapshot taken when the statement starts, so a task or an event id that a
 // concurrent batch committed after that is neither claimed nor visible: owner or the stored
-// fingerprint come back NULL, and the event is judged again by a new statement.
+// fingerprint (from event_keys) come back NULL, and the event is judged again by a new statement.
 func ingestStatement(source string) string {
 	return `
 	WITH incoming AS (` + source + `
@@ -291,21 +294,27 @@ func ingestStatement(source string) string {
 			END AS cost
 		FROM checked c LEFT JOIN claimed cl ON cl.task_id = c.task_id
 	), ins AS (
-		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
-			input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
-		SELECT id, fingerprint, type, customer_id, task_id, occurred_at, $1, body, model,
-			input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost
+		INSERT INTO event_keys (id, fingerprint, occurred_at)
+		SELECT id, fingerprint, occurred_at
 		FROM judged WHERE customer_ok AND type_ok AND owner = customer_id
 		ORDER BY id
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id
+	), stored AS MATERIALIZED (
+		SELECT j.* FROM ins JOIN judged j ON j.id = ins.id
+	), evs AS (
+		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model,
+			input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd)
+		SELECT id, fingerprint, type, customer_id, task_id, occurred_at, $1, body, model,
+			input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost
+		FROM stored
 	), box AS (
-		INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
-		SELECT j.id, j.task_id, j.customer_id, $1, $1 FROM ins JOIN judged j ON j.id = ins.id
-		WHERE j.type <> 'task.usage' OR j.fresh
+		INSERT INTO outbox (event_id, task_id, customer_id, occurred_at, created_at, available_at)
+		SELECT id, task_id, customer_id, occurred_at, $1, $1 FROM stored
+		WHERE type <> 'task.usage' OR fresh
 	)
 	SELECT j.ord::int4, j.customer_ok, j.type_ok, j.owner, ins.id IS NOT NULL,
-		CASE WHEN ins.id IS NULL THEN (SELECT e.fingerprint FROM events e WHERE e.id = j.id) END
+		CASE WHEN ins.id IS NULL THEN (SELECT k.fingerprint FROM event_keys k WHERE k.id = j.id) END
 	FROM judged j LEFT JOIN ins ON ins.id = j.id
 	ORDER BY j.ord`
 }
@@ -335,7 +344,10 @@ func (db *DB) costUnpricedUsage(ctx context.Context, tx pgx.Tx, model string) er
 	if err != nil {
 		return err
 	}
+	// occurred_at with the id: the key of events, and the update then probes one partition per
+	// event rather than every month's.
 	var ids []string
+	var ats []time.Time
 	var costs []decimal.Decimal
 	for ev.Next() {
 		var id string
@@ -346,7 +358,7 @@ func (db *DB) costUnpricedUsage(ctx context.Context, tx pgx.Tx, model string) er
 			return err
 		}
 		if p, ok := billing.PriceAt(prices, at); ok {
-			ids, costs = append(ids, id), append(costs, p.Cost(u))
+			ids, ats, costs = append(ids, id), append(ats, at), append(costs, p.Cost(u))
 		}
 	}
 	ev.Close()
@@ -356,7 +368,8 @@ func (db *DB) costUnpricedUsage(ctx context.Context, tx pgx.Tx, model string) er
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `UPDATE events SET cost_usd = u.cost FROM unnest($1::text[], $2::numeric[]) AS u(id, cost)
-		WHERE events.id = u.id`, ids, costs)
+	_, err = tx.Exec(ctx, `UPDATE events SET cost_usd = u.cost
+		FROM unnest($1::text[], $2::timestamptz[], $3::numeric[]) AS u(id, occurred_at, cost)
+		WHERE events.id = u.id AND events.occurred_at = u.occurred_at`, ids, ats, costs)
 	return err
 }

@@ -252,7 +252,7 @@ func TestIngestRacingAnotherWriter(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name  string
-		setup string // run by the other writer, committed while the batch waits for it
+		setup string // run by the other writer, committed while the batch waits for it; it stores an event as ingest does, key first
 		event map[string]any
 		want  string
 		rows  int // events e9 stored in the end
@@ -264,11 +264,13 @@ func TestIngestRacingAnotherWriter(t *testing.T) {
 			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
 			"[accepted]", 1},
 		{"event id stored with the same body", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme');
+			INSERT INTO event_keys (id, fingerprint, occurred_at) VALUES ('e9', $1, now());
 			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
 			VALUES ('e9', $1, 'task.cancelled', 'acme', 't9', now(), now(), '{}')`,
 			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
 			"[duplicate]", 1},
 		{"event id stored with another body", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme');
+			INSERT INTO event_keys (id, fingerprint, occurred_at) VALUES ('e9', '\x00', now());
 			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
 			VALUES ('e9', '\x00', 'task.cancelled', 'acme', 't9', now(), now(), '{}')`,
 			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},

@@ -75,10 +75,10 @@ func BenchmarkRawCopyThenUpsert(b *testing.B) {
 						input_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, output_tokens, cost_usd
 					FROM raw_stage
 					ON CONFLICT (id) DO NOTHING
-					RETURNING id, task_id, customer_id
+					RETURNING id, task_id, customer_id, occurred_at
 				)
-				INSERT INTO raw_outbox (event_id, task_id, customer_id, created_at, available_at)
-				SELECT id, task_id, customer_id, $1, $1 FROM ins`, now)
+				INSERT INTO raw_outbox (event_id, task_id, customer_id, occurred_at, created_at, available_at)
+				SELECT id, task_id, customer_id, occurred_at, $1, $1 FROM ins`, now)
 			return err
 		})
 	})

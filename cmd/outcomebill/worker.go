@@ -49,9 +49,9 @@ func newWorkerCmd() *cobra.Command {
 	return cmd
 }
 
-// runWorker runs the Temporal worker, the outbox relay, the invoice scheduler and the economics
-// folder until ctx ends. The relay and the scheduler keep going while Temporal is down (they
-// retry); the worker reconnects by itself.
+// runWorker runs the Temporal worker, the outbox relay, the invoice scheduler, the economics
+// folder, the alert watcher and the partition maintenance until ctx ends. The relay and the
+// scheduler keep going while Temporal is down (they retry); the worker reconnects by itself.
 func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Client, reg prometheus.Registerer, log *slog.Logger) error {
 	// The outbox lag is the age of the oldest event not yet delivered to its workflow: when tasks
 	// arrive faster than Temporal takes them, ingest stays fast and the lag shows the backlog.
@@ -77,6 +77,7 @@ func runWorker(ctx context.Context, cfg config, db *postgres.DB, tc client.Clien
 	// Spend and margin_floor alerts as tasks bill; credits.expiring notices (alerts.go).
 	g.Go(func() error { return ignoreCanceled(newAlertWatcher(db, cfg.grace, log).Run(ctx)) })
 	g.Go(func() error { return ignoreCanceled(sampleEconomicsBacklog(ctx, db, reg, 10*time.Second, log)) })
+	g.Go(func() error { return ignoreCanceled(db.RunPartitionMaintenance(ctx, time.Hour, log)) })
 	return g.Wait()
 }
 

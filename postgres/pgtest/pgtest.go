@@ -31,6 +31,22 @@ func NewDB(t testing.TB) *postgres.DB {
 // own connections (the API server, a worker).
 func NewDBURL(t testing.TB) (*postgres.DB, string) {
 	t.Helper()
+	db, dbURL := NewEmptyDBURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := postgres.Migrate(ctx, db.Pool, nil); err != nil {
+		t.Fatalf("pgtest: migrate: %v", err)
+	}
+	if err := db.SeedModelCatalog(ctx); err != nil {
+		t.Fatalf("pgtest: seed catalog: %v", err)
+	}
+	return db, dbURL
+}
+
+// NewEmptyDBURL creates a database without migrating it, for tests of a migration itself, and
+// drops it when the test ends.
+func NewEmptyDBURL(t testing.TB) (*postgres.DB, string) {
+	t.Helper()
 	admin := URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -64,11 +80,5 @@ func NewDBURL(t testing.TB) (*postgres.DB, string) {
 			_ = c.Close(ctx)
 		}
 	})
-	if err := postgres.Migrate(ctx, db.Pool, nil); err != nil {
-		t.Fatalf("pgtest: migrate: %v", err)
-	}
-	if err := db.SeedModelCatalog(ctx); err != nil {
-		t.Fatalf("pgtest: seed catalog: %v", err)
-	}
 	return db, dbURL
 }

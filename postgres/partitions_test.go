@@ -1,0 +1,297 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/outcomebill/outcomebill/billing"
+	"github.com/outcomebill/outcomebill/migrations"
+	"github.com/outcomebill/outcomebill/postgres"
+	"github.com/outcomebill/outcomebill/postgres/pgtest"
+)
+
+// monthStart is the first instant (UTC) of the month months after t's.
+func monthStart(t time.Time, months int) time.Time {
+	return time.Date(t.Year(), t.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+}
+
+func partitionName(month time.Time) string {
+	return fmt.Sprintf("events_y%04dm%02d", month.Year(), int(month.Month()))
+}
+
+// partitionOf names the partition that holds event id.
+func partitionOf(t *testing.T, db *postgres.DB, id string) string {
+	t.Helper()
+	var name string
+	if err := db.Pool.QueryRow(context.Background(), `SELECT tableoid::regclass::text FROM events WHERE id = $1`, id).Scan(&name); err != nil {
+		t.Fatalf("event %s: %v", id, err)
+	}
+	return name
+}
+
+func usageAt(t *testing.T, id, task string, at time.Time, inputTokens int) billing.IncomingEvent {
+	t.Helper()
+	return incomingAt(t, at, map[string]any{"id": id, "type": "task.usage", "customer_id": "acme", "task_id": task,
+		"model": "gpt-4.1-mini", "input_tokens": inputTokens, "output_tokens": 10})
+}
+
+// Events go to their month's partition, or to the default one while their month has none; ids
+// stay unique across all of them, and the maintenance moves default rows into new partitions
+// without changing a verdict.
+func TestEventsArePartitionedByMonth(t *testing.T) {
+	t.Parallel()
+	db := ingestFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Add(-2 * time.Minute)
+	cur, prev1, prev2 := monthStart(now, 0), monthStart(now, -1), monthStart(now, -2)
+	old := time.Date(2021, 3, 10, 8, 0, 0, 0, time.UTC)
+	batch := []billing.IncomingEvent{
+		usageAt(t, "cur", "t-cur", now, 100),
+		usageAt(t, "prev1", "t-prev1", prev1.Add(5*24*time.Hour), 100),
+		usageAt(t, "prev2", "t-prev2", prev2.Add(36*time.Hour), 100),
+		usageAt(t, "old", "t-old", old, 100),
+	}
+	ingest := func(evs ...billing.IncomingEvent) string {
+		t.Helper()
+		rs, err := db.IngestEvents(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(statuses(rs))
+	}
+	if s := ingest(batch...); s != "[accepted accepted accepted accepted]" {
+		t.Fatalf("first batch: %s", s)
+	}
+	// The migration made the partitions of this month and the next two; older months have none.
+	want := map[string]string{"cur": partitionName(cur), "prev1": "events_default", "prev2": "events_default", "old": "events_default"}
+	for id, p := range want {
+		if got := partitionOf(t, db, id); got != p {
+			t.Errorf("event %s is in %s, want %s", id, got, p)
+		}
+	}
+	// The same id is the same event whatever partition its row is in, or would go to.
+	sameIDOtherMonth := usageAt(t, "old", "t-old", now, 100)
+	sameIDOtherBody := usageAt(t, "cur", "t-cur", now, 999)
+	if s := ingest(batch[3], sameIDOtherMonth, sameIDOtherBody); s != "[duplicate rejected:conflict:id rejected:conflict:id]" {
+		t.Errorf("resends before maintenance: %s", s)
+	}
+
+	n, err := db.EnsureEventPartitions(ctx, postgres.EventPartitionsAhead)
+	if err != nil || n != 3 {
+		t.Fatalf("maintenance created %d partitions (%v), want 3: two past months and 2021-03", n, err)
+	}
+	want = map[string]string{"cur": partitionName(cur), "prev1": partitionName(prev1), "prev2": partitionName(prev2),
+		"old": partitionName(monthStart(old, 0))}
+	for id, p := range want {
+		if got := partitionOf(t, db, id); got != p {
+			t.Errorf("after maintenance event %s is in %s, want %s", id, got, p)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM events_default`); n != 0 {
+		t.Errorf("%d rows left in the default partition", n)
+	}
+	if n, err := db.EnsureEventPartitions(ctx, postgres.EventPartitionsAhead); err != nil || n != 0 {
+		t.Errorf("a second run created %d partitions (%v), want none", n, err)
+	}
+
+	if s := ingest(append(batch, sameIDOtherMonth, usageAt(t, "prev1-b", "t-prev1", prev1.Add(6*24*time.Hour), 5))...); s !=
+		"[duplicate duplicate duplicate duplicate rejected:conflict:id accepted]" {
+		t.Errorf("resends after maintenance: %s", s)
+	}
+	if got := partitionOf(t, db, "prev1-b"); got != partitionName(prev1) {
+		t.Errorf("a new event of a month with a partition went to %s", got)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events`); n != 5 {
+		t.Errorf("%d events stored, want 5", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM event_keys k JOIN events e ON e.id = k.id AND e.occurred_at = k.occurred_at`); n != 5 {
+		t.Errorf("%d events match their key, want 5", n)
+	}
+	// Usage still marks its task for the economics folder through the parent's statement
+	// triggers, whichever partition it went to.
+	if n := count(t, db, `SELECT count(DISTINCT task_id) FROM economics_dirty WHERE task_id IN ('t-cur', 't-prev1', 't-prev2', 't-old')`); n != 4 {
+		t.Errorf("%d of 4 tasks marked dirty by their usage", n)
+	}
+	// The relay finds each opening event in its partition, moved or not.
+	items, err := db.ClaimOutbox(ctx, 10, time.Minute)
+	if err != nil || len(items) != 4 {
+		t.Fatalf("claimed %d outbox rows (%v), want the 4 opening usage events", len(items), err)
+	}
+
+	// Future months: the partitions up to now + ahead are made, once.
+	ahead := monthStart(now, 5).Sub(time.Now()) + time.Hour
+	if n, err := db.EnsureEventPartitions(ctx, ahead); err != nil || n != 3 {
+		t.Errorf("five months ahead created %d partitions (%v), want 3 (months +3 to +5)", n, err)
+	}
+	for m := 0; m <= 5; m++ {
+		if n := count(t, db, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass
+			AND inhrelid = to_regclass($1)`, partitionName(monthStart(now, m))); n != 1 {
+			t.Errorf("no partition %s", partitionName(monthStart(now, m)))
+		}
+	}
+}
+
+// A period's usage read (addMeters' query) reads the period's partition only: not the other
+// months, not the default partition.
+func TestUsageOfAPeriodReadsItsPartitionOnly(t *testing.T) {
+	t.Parallel()
+	db := ingestFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Add(-2 * time.Minute)
+	cur, prev1 := monthStart(now, 0), monthStart(now, -1)
+	rs, err := db.IngestEvents(ctx, []billing.IncomingEvent{
+		usageAt(t, "a", "t1", now, 100), usageAt(t, "b", "t1", prev1.Add(time.Hour), 100),
+		usageAt(t, "c", "t2", monthStart(now, -2).Add(time.Hour), 100)})
+	if err != nil || fmt.Sprint(statuses(rs)) != "[accepted accepted accepted]" {
+		t.Fatalf("ingest: %v %v", statuses(rs), err)
+	}
+	if _, err := db.EnsureEventPartitions(ctx, postgres.EventPartitionsAhead); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		from, to time.Time
+		want     []string
+	}{
+		{prev1, cur, []string{partitionName(prev1)}},
+		{cur, monthStart(now, 1), []string{partitionName(cur)}},
+		{prev1.Add(24 * time.Hour), cur.Add(24 * time.Hour), []string{partitionName(prev1), partitionName(cur)}},
+	} {
+		rows, err := db.Pool.Query(ctx, `EXPLAIN SELECT COALESCE(sum(input_tokens), 0), COALESCE(sum(cost_usd), 0), count(*)
+			FROM events WHERE customer_id = $1 AND type = 'task.usage' AND occurred_at >= $2 AND occurred_at < $3`,
+			"acme", tc.from, tc.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		var read []string
+		for m := -3; m <= 2; m++ {
+			if p := partitionName(monthStart(now, m)); strings.Contains(plan.String(), p+" ") {
+				read = append(read, p)
+			}
+		}
+		if strings.Contains(plan.String(), "events_default") {
+			read = append(read, "events_default")
+		}
+		if fmt.Sprint(read) != fmt.Sprint(tc.want) {
+			t.Errorf("[%s, %s) reads %v, want %v:\n%s", tc.from.Format(time.DateOnly), tc.to.Format(time.DateOnly), read, tc.want, plan.String())
+		}
+	}
+}
+
+// Migration 00013 converts a populated events table: every row lands in its month, keeps its
+// columns, gets its key, and the outbox rows their occurred_at.
+func TestEventsPartitioningMigrationKeepsRows(t *testing.T) {
+	t.Parallel()
+	db, _ := pgtest.NewEmptyDBURL(t)
+	ctx := context.Background()
+	sqldb := stdlib.OpenDBFromPool(db.Pool)
+	defer sqldb.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqldb, migrations.FS, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(ctx, 12); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		INSERT INTO customers (id, name, currency, timezone, billing_anchor_day) VALUES ('acme', 'Acme', 'USD', 'UTC', 1);
+		INSERT INTO tasks (task_id, customer_id) VALUES ('t1', 'acme');
+		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model, input_tokens, cost_usd)
+		VALUES ('e1', '\x01', 'task.started', 'acme', 't1', '2024-01-31 23:59:59+00', now(), '{"n": 1}', NULL, NULL, NULL),
+			('e2', '\x02', 'task.usage', 'acme', 't1', '2024-02-01 00:00:00+00', now(), '{"n": 2}', 'm', 7, 0.5),
+			('e3', '\x03', 'task.usage', 'acme', 't1', '2025-07-15 12:00:00+00', now(), '{"n": 3}', 'm', 9, NULL);
+		INSERT INTO outbox (event_id, task_id, customer_id, created_at, available_at)
+		VALUES ('e1', 't1', 'acme', now(), now()), ('e3', 't1', 'acme', now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, p := range map[string]string{"e1": "events_y2024m01", "e2": "events_y2024m02", "e3": "events_y2025m07"} {
+		if got := partitionOf(t, db, id); got != p {
+			t.Errorf("event %s is in %s, want %s", id, got, p)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE (id, fingerprint, body, model, input_tokens, cost_usd) IN
+		(('e2', '\x02'::bytea, '{"n": 2}'::jsonb, 'm', 7, 0.5), ('e3', '\x03'::bytea, '{"n": 3}'::jsonb, 'm', 9, NULL))
+		OR (id = 'e3' AND cost_usd IS NULL AND input_tokens = 9)`); n != 2 {
+		t.Errorf("%d of e2, e3 kept their columns", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM event_keys k JOIN events e USING (id, fingerprint, occurred_at)`); n != 3 {
+		t.Errorf("%d of 3 events have their key", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id AND e.occurred_at = o.occurred_at`); n != 2 {
+		t.Errorf("%d of 2 outbox rows carry their event's occurred_at", n)
+	}
+	// Every partition has the parent's indexes, and the foreign key still holds.
+	if n := count(t, db, `SELECT count(*) FROM pg_indexes WHERE tablename = 'events_y2025m07'`); n != 4 {
+		t.Errorf("partition events_y2025m07 has %d indexes, want 4", n)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
+		VALUES ('e4', '\x04', 'task.cancelled', 'acme', 'nope', '2025-07-16', now(), '{}')`); err == nil {
+		t.Error("an event of an unknown task was stored")
+	}
+}
+
+// An event of a month whose partition is being created waits for the maintenance (on tasks,
+// which the maintenance locks first), and is then stored in the new partition, not refused by
+// the default partition's new bounds.
+func TestIngestWhileAPartitionIsCreated(t *testing.T) {
+	t.Parallel()
+	db := ingestFixture(t)
+	ctx := context.Background()
+	prev := monthStart(time.Now().UTC().Add(-2*time.Minute), -1)
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT event_partition_create($1)`, prev); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var rs []billing.IngestResult
+	go func() {
+		var err error
+		rs, err = db.IngestEvents(ctx, []billing.IncomingEvent{usageAt(t, "late", "t1", prev.Add(time.Hour), 1)})
+		done <- err
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch never waited for the maintenance")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(statuses(rs)); s != "[accepted]" {
+		t.Fatalf("got %s", s)
+	}
+	if got := partitionOf(t, db, "late"); got != partitionName(prev) {
+		t.Errorf("event is in %s, want %s", got, partitionName(prev))
+	}
+}
