@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -355,19 +354,13 @@ func jsonFieldError(err error) *Error {
 	return Invalid("", "is not a valid JSON object: %s", msg)
 }
 
-// fingerprint hashes the event's canonical form: the JSON re-encoded with sorted keys and no
-// insignificant white space, so that a client resending the same event with its keys in another
-// order is still recognised as a duplicate.
+// fingerprint hashes the event's canonical form (canonicalJSON): the JSON re-encoded with sorted
+// keys and no insignificant white space, so that a client resending the same event with its keys
+// in another order is still recognised as a duplicate.
 func fingerprint(raw []byte) ([32]byte, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return [32]byte{}, Invalid("", "is not valid JSON")
-	}
-	canon, err := json.Marshal(v)
+	canon, err := canonicalJSON(raw)
 	if err != nil {
-		return [32]byte{}, fmt.Errorf("canonical event: %w", err)
+		return [32]byte{}, Invalid("", "is not valid JSON")
 	}
 	return sha256.Sum256(canon), nil
 }
