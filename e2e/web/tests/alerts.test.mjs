@@ -1,6 +1,6 @@
-// Alerts in the dashboard: a margin floor on a customer fires as a task bills (the worker's alert
-// evaluator, no invoice run), and the firing shows on the alerts page — with the figures that
-// crossed the floor — and on the customer's margin page.
+// Alerts in the dashboard: a margin floor on a customer fires as a task bills, and the firing
+// shows on the alerts page — with the figures that crossed the floor — and on the customer's
+// margin page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { URL_BASE, ADMIN_KEY, launch, api, settle, newPage, signIn, screenshot, assertFits, assertClean } from './helpers.mjs';
@@ -46,7 +46,12 @@ test('a margin floor fires as a task bills and shows on the alerts and margin pa
   }
   assert.ok(firing, 'the margin floor fired within 90 s of the task billing');
   assert.equal(firing.event, 'margin.below_floor');
-  assert.equal(firing.data.basis, 'period_to_date');
+  // Usually the worker's evaluator fires it as the task bills (period_to_date). When the demo's
+  // invoice run of acme's current period builds its draft after the alert exists (dev seeds in
+  // the background; settle() waits for the demo's tasks, not its invoice runs), the draft's
+  // evaluation fires it first (invoice_draft) — once per period either way. The as-it-bills path
+  // alone is pinned by e2e TestMarginFloorAlertAsTasksBill.
+  assert.ok(['period_to_date', 'invoice_draft'].includes(firing.data.basis), firing.data.basis);
 
   const page = await newPage(browser);
   await signIn(page, ADMIN_KEY, '/alerts');
