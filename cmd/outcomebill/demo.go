@@ -199,10 +199,18 @@ func seedDemoPlans(ctx context.Context, db *postgres.DB) error {
 // demoInvoices bills the demo customers' last two closed periods once their tasks have settled:
 // the older invoice is finalized (it gets a number), the newer stays a draft for review.
 func demoInvoices(ctx context.Context, db *postgres.DB, runner *workflows.InvoiceRunner, log *slog.Logger) error {
-	// The demo's events reach their workflows through the outbox; wait for it to drain.
+	// The demo's events reach their workflows through the outbox, and the workflows save each
+	// task's state through activities: an empty outbox is not enough, a task still open or
+	// verifying after its dispute window would be billed as it stood (a run of the same data
+	// came out 4.52 USD apart). Wait until the outbox is empty and every task whose outcome is
+	// older than its type's dispute window has settled.
 	for {
 		var waiting int
-		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&waiting); err != nil {
+		if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox) + (
+			SELECT count(*) FROM tasks t JOIN outcome_types o ON o.key = t.outcome_type
+			WHERE t.status IN ('open', 'verifying') AND EXISTS (
+				SELECT 1 FROM events e WHERE e.task_id = t.task_id AND e.type = 'task.outcome'
+					AND e.occurred_at < now() - make_interval(secs => o.dispute_window_seconds) - interval '1 minute'))`).Scan(&waiting); err != nil {
 			return err
 		}
 		if waiting == 0 {

@@ -348,25 +348,38 @@ func TestRelayToActivitiesTracesAndMetrics(t *testing.T) {
 	}
 	t.Logf("a query's trace, leaf to root: %s", strings.Join(chain, " ← "))
 
-	families, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := map[string]bool{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			switch {
-			case f.GetName() == "outcomebill_task_lifecycle_seconds" && obsHasLabels(m, map[string]string{"status": "billable"}) && m.GetHistogram().GetSampleCount() >= 1,
-				f.GetName() == "outcomebill_outbox_delivered_total" && m.GetCounter().GetValue() >= 2,
-				f.GetName() == "temporal_workflow_completed_total" && obsHasLabels(m, map[string]string{"workflow_type": "TaskWorkflow", "task_queue": queue}),
-				f.GetName() == "temporal_activity_execution_latency_seconds",
-				f.GetName() == "temporal_request_total":
-				found[f.GetName()] = true
+	// The task is billable once its state is saved; the workflow completes, and the SDK counts
+	// it, a workflow task later: wait for the series rather than look once.
+	want := []string{"outcomebill_task_lifecycle_seconds", "outcomebill_outbox_delivered_total", "temporal_workflow_completed_total",
+		"temporal_request_total"}
+	var found map[string]bool
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		families, err := prometheus.DefaultGatherer.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = map[string]bool{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				switch {
+				case f.GetName() == "outcomebill_task_lifecycle_seconds" && obsHasLabels(m, map[string]string{"status": "billable"}) && m.GetHistogram().GetSampleCount() >= 1,
+					f.GetName() == "outcomebill_outbox_delivered_total" && m.GetCounter().GetValue() >= 2,
+					f.GetName() == "temporal_workflow_completed_total" && obsHasLabels(m, map[string]string{"workflow_type": "TaskWorkflow", "task_queue": queue}),
+					f.GetName() == "temporal_activity_execution_latency_seconds",
+					f.GetName() == "temporal_request_total":
+					found[f.GetName()] = true
+				}
 			}
 		}
+		complete := true
+		for _, name := range want {
+			complete = complete && found[name]
+		}
+		if complete || time.Now().After(deadline) {
+			break
+		}
 	}
-	for _, name := range []string{"outcomebill_task_lifecycle_seconds", "outcomebill_outbox_delivered_total", "temporal_workflow_completed_total",
-		"temporal_request_total"} {
+	for _, name := range want {
 		if !found[name] {
 			t.Errorf("the worker's registry lacks %s", name)
 		}
