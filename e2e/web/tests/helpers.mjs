@@ -50,8 +50,10 @@ export function demoTaskID(daysAgo, n) {
 }
 
 /**
- * settle waits until the demo's older tasks have left open/verifying: their workflows have run
- * and their dispute windows (at most 7 days) are over.
+ * settle waits until the demo's older tasks have left open/verifying (their workflows have run
+ * and their dispute windows, at most 7 days, are over) and the demo's invoices are made: each
+ * customer's last two closed periods, the older finalized. A test that changes what an invoice
+ * run would evaluate (an alert, a price) then cannot race the demo's own runs.
  */
 export async function settle(timeoutMs = 300000) {
   const ids = [];
@@ -61,10 +63,16 @@ export async function settle(timeoutMs = 300000) {
   while (Date.now() < deadline) {
     const states = await Promise.all(pending.map(async (id) => [id, (await api('GET', `/v1/tasks/${id}`)).body?.status]));
     pending = states.filter(([, s]) => !s || s === 'open' || s === 'verifying').map(([id]) => id);
-    if (pending.length === 0) return ids;
+    if (pending.length === 0) break;
     await sleep(2000);
   }
-  throw new Error(`demo tasks did not settle: ${pending.join(', ')}`);
+  if (pending.length > 0) throw new Error(`demo tasks did not settle: ${pending.join(', ')}`);
+  for (;;) {
+    const invoices = (await api('GET', '/v1/invoices?limit=100')).body?.data || [];
+    if (invoices.filter((i) => i.status === 'finalized').length >= 3 && invoices.length >= 6) return ids;
+    if (Date.now() > deadline) throw new Error(`the demo's invoices were not made: ${invoices.length} so far`);
+    await sleep(1000);
+  }
 }
 
 /**
