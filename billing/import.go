@@ -8,10 +8,11 @@ type ImportOptions struct {
 	// AllOrNothing refuses the whole import when any line is rejected: nothing is stored.
 	// Without it, rejected lines are reported and skipped, and the rest is stored.
 	AllOrNothing bool
-	// ChunkSize is how many lines go into one transaction (0: DefaultImportChunk).
+	// ChunkSize is how many lines are read and validated at once (0: DefaultImportChunk).
 	ChunkSize int
-	// Writers is how many chunks are stored at once, each in its own transaction (0: a default
-	// for the machine; an all-or-nothing import always uses one).
+	// Writers is how many connections store a chunk, each its share of the chunk's tasks in a
+	// transaction of its own (0: a default for the machine; an all-or-nothing import always uses
+	// one).
 	Writers int
 	// MaxErrors is how many rejected lines are reported in detail (0: DefaultImportErrors).
 	MaxErrors int

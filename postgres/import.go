@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"runtime"
 	"sort"
@@ -34,17 +35,18 @@ type importChunk struct {
 
 // ImportEvents reads events from r, one JSON object a line, and stores them with the semantics of
 // IngestEvents: each line is checked with billing.DecodeEvent, then chunks of opt.ChunkSize lines
-// are stored with IngestEvents' statement (ingestStatement), one statement a chunk. A line repeating a stored event is a duplicate;
-// one reusing a stored id with another body, naming an unknown customer or outcome type or a
-// task of another customer is rejected, as in IngestEvents. Each chunk is one transaction, so an
-// import cut short keeps the chunks before the cut and importing the file again completes it;
+// are stored with IngestEvents' statement (ingestStatement). A line repeating a stored event is a
+// duplicate; one reusing a stored id with another body, naming an unknown customer or outcome type
+// or a task of another customer is rejected, as in IngestEvents. Each part of a chunk (below) is
+// one transaction, so an import cut short keeps what was stored before the cut and importing the
+// file again completes it;
 // with opt.AllOrNothing the whole import is one transaction, rolled back if any line is rejected.
 //
-// Reading and validating (on all CPUs) overlaps storing, and opt.Writers chunks are stored at
-// once, each on a connection of its own: most of a chunk's time is PostgreSQL checking foreign
-// keys row by row, on one core per connection. Chunks stored side by side behave like concurrent
-// IngestEvents batches: should lines of two chunks name the same new task for different
-// customers, the chunk that claims it first decides its owner.
+// Reading and validating (on all CPUs) overlaps storing. Each chunk is cut by task into
+// opt.Writers parts, stored at once, each in a transaction on a connection of its own; all lines
+// of a task go to the same connection in file order, so the first line that names a new task
+// decides its owner, as in a sequential import, and a line of a task owned by another customer
+// is rejected whichever chunk it is in.
 func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportOptions) (billing.ImportResult, error) {
 	if opt.ChunkSize <= 0 {
 		opt.ChunkSize = billing.DefaultImportChunk
@@ -89,43 +91,55 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 		defer func() { _ = aon.Rollback(context.Background()) }()
 	}
 
-	// Chunks go to the writers in file order and their results are taken in the same order, so
-	// that counts and errors read like a sequential import.
+	// Each chunk is cut by task among the writers, and writer k stores part k of every chunk, in
+	// file order. A task's lines thus go through one connection, in the order of the file: the
+	// first line of a new task names its owner, as in a sequential import, and no writer ever waits
+	// on another. Cut by position instead, a task spanning two chunks made the second chunk's
+	// claim wait on the first chunk's uncommitted row: the writers took turns, a third of the
+	// machine idle (docs/BENCHMARKS.md). Chunks are taken back in file order, so that counts and
+	// errors read like a sequential import.
 	type job struct {
-		ch      importChunk
-		results []billing.IngestResult
-		err     error
-		done    chan struct{}
+		ch    importChunk
+		parts []*importPart
 	}
-	jobs, order := make(chan *job), make(chan *job, opt.Writers)
+	writers := len(conns)
+	feeds := make([]chan *importPart, writers)
+	order := make(chan *job, writers)
 	var refused atomic.Bool // all or nothing, and a line was rejected: stop writing
 	var wg sync.WaitGroup
-	for _, c := range conns {
+	for w, c := range conns {
+		feeds[w] = make(chan *importPart, 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
+			for p := range feeds[w] {
 				switch {
-				case len(j.ch.events) == 0 || refused.Load():
+				case len(p.events) == 0 || refused.Load():
 				case aon != nil:
-					j.results, j.err = db.importChunk(ctx, aon, j.ch.events)
+					p.results, p.err = db.importChunk(ctx, aon, p.events)
 				default:
-					j.results, j.err = db.importChunkTx(ctx, c, j.ch.events)
+					p.results, p.err = db.importChunkTx(ctx, c, p.events)
 				}
-				close(j.done)
+				close(p.done)
 			}
 		}()
 	}
 	go func() {
 		defer close(order)
-		defer close(jobs)
+		defer func() {
+			for _, f := range feeds {
+				close(f)
+			}
+		}()
 		for ch := range chunks {
 			if opt.AllOrNothing && len(ch.bad) > 0 {
 				refused.Store(true)
 			}
-			j := &job{ch: ch, done: make(chan struct{})}
+			j := &job{ch: ch, parts: splitByTask(ch.events, writers)}
 			if ch.err != nil {
-				close(j.done)
+				for _, p := range j.parts {
+					close(p.done)
+				}
 				order <- j
 				return
 			}
@@ -134,11 +148,15 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 			case <-ctx.Done():
 				return
 			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				close(j.done)
-				return
+			for w, p := range j.parts {
+				select {
+				case feeds[w] <- p:
+				case <-ctx.Done():
+					for _, p := range j.parts[w:] {
+						close(p.done)
+					}
+					return
+				}
 			}
 		}
 	}()
@@ -154,13 +172,21 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 		}
 	}
 	for j := range order {
-		<-j.done
 		ch := j.ch
 		if ch.err != nil {
 			return res, fmt.Errorf("import: read after line %d: %w", res.Lines, ch.err)
 		}
-		if j.err != nil {
-			return res, fmt.Errorf("import: lines %d to %d: %w", ch.lines[0], ch.lines[len(ch.lines)-1], j.err)
+		// A part not stored (an all-or-nothing import already refused) has no results.
+		results := make([]billing.IngestResult, len(ch.events))
+		stored := make([]bool, len(ch.events))
+		for _, p := range j.parts {
+			<-p.done
+			if p.err != nil {
+				return res, fmt.Errorf("import: lines %d to %d: %w", ch.lines[p.at[0]], ch.lines[p.at[len(p.at)-1]], p.err)
+			}
+			for k, r := range p.results {
+				results[p.at[k]], stored[p.at[k]] = r, true
+			}
 		}
 		res.Lines += len(ch.events) + len(ch.bad)
 		if len(ch.bad) > 0 && opt.AllOrNothing {
@@ -168,7 +194,10 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 		}
 		// Errors in line order: the decoding ones and the store's merged.
 		b := 0
-		for k, r := range j.results {
+		for k, r := range results {
+			if !stored[k] {
+				continue
+			}
 			for ; b < len(ch.bad) && ch.bad[b].Line < ch.lines[k]; b++ {
 				addError(ch.bad[b])
 			}
@@ -201,6 +230,35 @@ func (db *DB) ImportEvents(ctx context.Context, r io.Reader, opt billing.ImportO
 	return res, nil
 }
 
+// splitByTask cuts a chunk's events into n parts by task (FNV-1a of task_id), each in chunk order,
+// with each event's index in the chunk. Empty parts are kept, so part k always goes to writer k.
+func splitByTask(events []billing.IncomingEvent, n int) []*importPart {
+	parts := make([]*importPart, n)
+	for w := range parts {
+		parts[w] = &importPart{done: make(chan struct{})}
+	}
+	for k, e := range events {
+		w := 0
+		if n > 1 {
+			h := fnv.New32a()
+			_, _ = h.Write([]byte(e.Event.TaskID))
+			w = int(h.Sum32() % uint32(n))
+		}
+		parts[w].events = append(parts[w].events, e)
+		parts[w].at = append(parts[w].at, k)
+	}
+	return parts
+}
+
+// importPart is the share of a chunk that one writer stores, and what came of it.
+type importPart struct {
+	events  []billing.IncomingEvent
+	at      []int // index in the chunk of each of events
+	results []billing.IngestResult
+	err     error
+	done    chan struct{}
+}
+
 // importChunkTx stores a chunk in a transaction of its own, run again on a deadlock.
 func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
 	for attempt := 1; ; attempt++ {
@@ -218,10 +276,15 @@ func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []bil
 
 // importChunk stores a chunk with the statement of IngestEvents (ingestStatement), in tx, so that
 // an import stores exactly what IngestEvents would (TestImportMixedFile compares the two). The
-// statement gets the generic plan that runIngest gives it; sorts of a chunk fit in 64 MB instead
+// statement gets the generic plan that runIngest gives it, made without sequential scans: a
+// connection keeps its plan, and one made while the tables were nearly empty (the first chunk of
+// a backfill into a new database) scanned event_keys and tasks whole for every event instead of
+// probing their keys — re-importing 200,000 events took 5 minutes instead of 3 seconds until
+// statistics caught up (TestStorePathsProbeIndexesWhateverTheStatisticsWhenPlanned). Custom plans
+// avoid that too, but were a quarter slower than this one. Sorts of a chunk fit in 64 MB instead
 // of spilling to disk, and JIT compiling a statement this simple costs more than it saves.
 func (db *DB) importChunk(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
-	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
 		return nil, err
 	}
 	results, candidates := newResults(batch)

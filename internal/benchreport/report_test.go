@@ -119,7 +119,7 @@ func TestMissingFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	delete(run.bench, "Import/dup=true")
+	delete(run.bench["ImportVsRaw"], "dup-events/s")
 	if _, err := run.Markdown(Options{At: at}); err != nil {
 		t.Errorf("re-import left out: %v, want no error", err)
 	}
