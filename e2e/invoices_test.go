@@ -43,8 +43,9 @@ func invoiceSetup(t *testing.T, h *harness) (acmeInv, globexInv string) {
 			t.Fatal(err)
 		}
 		for i, outcome := range []string{"succeeded", "succeeded", "partial"} {
-			if _, err := h.db.Pool.Exec(ctx, `INSERT INTO tasks (task_id, customer_id, status, outcome_type, priority, status_at, outcome)
-				VALUES ($1, $2, 'billable', 'support.ticket_resolved', 'normal', $3, $4)`,
+			if _, err := h.db.Pool.Exec(ctx, `WITH k AS (INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ($1, $2, $3) RETURNING *)
+				INSERT INTO tasks (task_id, customer_id, opened_at, status, outcome_type, priority, status_at, outcome)
+				SELECT task_id, customer_id, opened_at, 'billable', 'support.ticket_resolved', 'normal', $3, $4 FROM k`,
 				cust+"-t"+string(rune('1'+i)), cust, from.Add(time.Duration(i+1)*time.Hour), outcome); err != nil {
 				t.Fatal(err)
 			}

@@ -78,7 +78,8 @@ WITH q AS (
 	SELECT te.* FROM dirty JOIN task_economics te ON te.task_id = dirty.task_id
 ), fresh AS MATERIALIZED (
 	SELECT * FROM economics_task_rows(ARRAY(
-		SELECT t.task_id FROM dirty JOIN tasks t ON t.task_id = dirty.task_id
+		SELECT t.task_id FROM dirty JOIN task_keys k ON k.task_id = dirty.task_id
+		JOIN tasks t ON t.task_id = k.task_id AND t.opened_at = k.opened_at
 		WHERE EXISTS (SELECT 1 FROM q WHERE q.customer_id = t.customer_id
 			AND COALESCE(t.status_at, t.created_at) >= q.f AND COALESCE(t.status_at, t.created_at) < q.t)))
 ), edges AS (

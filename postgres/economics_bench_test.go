@@ -68,9 +68,9 @@ INSERT INTO exchange_rates (currency, effective_from, rate, created_at) VALUES (
 -- Bulk load with triggers off (this session only), then one economics_rebuild.
 SET session_replication_role = replica;
 
-INSERT INTO tasks (task_id, customer_id, status, created_at, updated_at, outcome_type, priority, status_at, outcome,
-	quality, version)
-SELECT 't' || g, 'c' || lpad((1 + g % {customers})::text, 4, '0'), s.status, s.at, s.at,
+INSERT INTO tasks (task_id, customer_id, opened_at, status, created_at, updated_at, outcome_type, priority, status_at,
+	outcome, quality, version)
+SELECT 't' || g, 'c' || lpad((1 + g % {customers})::text, 4, '0'), s.at, s.status, s.at, s.at,
 	(ARRAY['support.ticket', 'finance.reconcile', 'code.review'])[1 + (g / 7) % 3], 'normal', s.at,
 	CASE s.status WHEN 'billable' THEN CASE WHEN g % 7 = 0 THEN 'partial' ELSE 'succeeded' END
 		WHEN 'not_billable' THEN CASE WHEN g % 2 = 0 THEN 'failed' ELSE 'escalated' END
@@ -81,6 +81,8 @@ CROSS JOIN LATERAL (SELECT
 	CASE WHEN g % 20 < 14 THEN 'billable' WHEN g % 20 < 17 THEN 'not_billable' WHEN g % 20 = 17 THEN 'expired'
 		WHEN g % 20 = 18 THEN 'open' ELSE 'verifying' END AS status,
 	timestamptz '2025-04-01 00:00:00+00' + ((g::bigint * 7919) % 31536000) * interval '1 second' AS at) s;
+-- With the triggers off, foreign keys are not checked either: the keys are written after the tasks.
+INSERT INTO task_keys (task_id, customer_id, opened_at) SELECT task_id, customer_id, opened_at FROM tasks;
 
 INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body, model, input_tokens,
 	output_tokens, cost_usd)

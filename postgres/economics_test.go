@@ -77,8 +77,9 @@ func econSeed(t *testing.T, db *postgres.DB) {
 		{"t11", "acme", "support.ticket", "billable", "succeeded", "", "2026-01-10T12:00:00Z"},
 		{"t10", "beta", "support.ticket", "billable", "succeeded", "0.99", march},
 	} {
-		exec(`INSERT INTO tasks (task_id, customer_id, outcome_type, status, outcome, quality, status_at)
-			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, '')::numeric, $7)`,
+		exec(`WITH k AS (INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ($1, $2, $7) RETURNING *)
+			INSERT INTO tasks (task_id, customer_id, opened_at, outcome_type, status, outcome, quality, status_at)
+			SELECT task_id, customer_id, opened_at, $3, $4, NULLIF($5, ''), NULLIF($6, '')::numeric, $7 FROM k`,
 			tk.id, tk.customer, tk.outcomeType, tk.status, tk.outcome, tk.quality, tk.at)
 	}
 	type usage struct {
@@ -526,8 +527,9 @@ func TestEconomicsReadsExactWhileFolding(t *testing.T) {
 		}
 	}
 	econDiff(t, "all folded", econReads(t, db), want)
-	// A task moving to another customer, and one deleted: both customers' reads follow.
-	if _, err := db.Pool.Exec(ctx, `UPDATE tasks SET customer_id = 'beta' WHERE task_id = 't3'`); err != nil {
+	// A task moving to another customer (its key, which its row and events follow), and one
+	// deleted: both customers' reads follow.
+	if _, err := db.Pool.Exec(ctx, `UPDATE task_keys SET customer_id = 'beta' WHERE task_id = 't3'`); err != nil {
 		t.Fatal(err)
 	}
 	moved := econReads(t, db)

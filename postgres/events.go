@@ -41,8 +41,8 @@ func (db *DB) ingestBatch(ctx context.Context, batch []billing.IncomingEvent) ([
 		err := settleEvents(batch, results, candidates, func(rows []int, read func(pgx.Rows) error) error {
 			return db.runIngest(ctx, ingestArgs(batch, rows, db.Now().UTC()), read)
 		})
-		// Rows are locked in a fixed order (tasks by id, then event keys by id), so deadlocks should not
-		// happen; should one anyway, the events not yet settled are simply tried again.
+		// Rows are locked in a fixed order (task keys by id, then event keys by id), so deadlocks
+		// should not happen; should one anyway, the events not yet settled are simply tried again.
 		if err == nil || attempt == 3 || !retryable(err) {
 			if err != nil {
 				return nil, fmt.Errorf("ingest %d events: %w", len(batch), err)
@@ -247,8 +247,10 @@ var ingestArraysSQL = ingestStatement(`
 // reported non-token cost) and $1 is the receive time. It
 //
 //   - checks each event's customer and (for task.started) outcome type;
-//   - claims the tasks of the valid events that do not exist yet — in task id order, so that
-//     concurrent batches lock them alike; the first event of a task in the batch names its owner;
+//   - claims the tasks of the valid events that do not exist yet — their keys go into
+//     task_keys in task id order, so that concurrent batches lock them alike, and only the
+//     claimed ones into tasks; the first event of a task in the batch names its owner and its
+//     opened_at, the month partition of tasks it goes to (migration 00014);
 //   - costs token usage with the model's price valid at occurred_at (billing.PriceAt's rule: a
 //     vendor row wins over the catalog, then the latest; billing.ModelPrice.Cost's arithmetic,
 //     rounded to 16 places as decimal's division is), NULL while no price covers it;
@@ -263,8 +265,9 @@ var ingestArraysSQL = ingestStatement(`
 //   - returns for every incoming event what settles it (see verdict).
 //
 // All parts see the snapshot taken when the statement starts, so a task or an event id that a
-// concurrent batch committed after that is neither claimed nor visible: owner or the stored
-// fingerprint (from event_keys) come back NULL, and the event is judged again by a new statement.
+// concurrent batch committed after that is neither claimed nor visible: owner (from task_keys) or
+// the stored fingerprint (from event_keys) come back NULL, and the event is judged again by a new
+// statement.
 func ingestStatement(source string) string {
 	return `
 	WITH incoming AS (` + source + `
@@ -274,18 +277,22 @@ func ingestStatement(source string) string {
 			(i.type <> 'task.started' OR EXISTS (SELECT 1 FROM outcome_types o WHERE o.key = i.outcome_type)) AS type_ok
 		FROM incoming i
 	), claimed AS (
-		INSERT INTO tasks (task_id, customer_id, created_at, updated_at)
-		SELECT task_id, customer_id, $1, $1 FROM (
-			SELECT DISTINCT ON (task_id) task_id, customer_id FROM checked
+		INSERT INTO task_keys (task_id, customer_id, opened_at)
+		SELECT task_id, customer_id, occurred_at FROM (
+			SELECT DISTINCT ON (task_id) task_id, customer_id, occurred_at FROM checked
 			WHERE customer_ok AND type_ok ORDER BY task_id, ord) first
 		ORDER BY task_id
-		-- No conflict target: both unique keys of tasks (task_id, and task_id with customer_id,
-		-- which events reference) must be arbiters, or a task created by a concurrent batch
-		-- would fail the second key instead of being skipped.
+		-- No conflict target: every unique key of task_keys (task_id; task_id with customer_id,
+		-- which events reference; and with opened_at too, which tasks reference) must be an
+		-- arbiter, or a task created by a concurrent batch would fail another key instead of
+		-- being skipped.
 		ON CONFLICT DO NOTHING
-		RETURNING task_id, customer_id
+		RETURNING task_id, customer_id, opened_at
+	), opened AS (
+		INSERT INTO tasks (task_id, customer_id, opened_at, created_at, updated_at)
+		SELECT task_id, customer_id, opened_at, $1, $1 FROM claimed
 	), judged AS MATERIALIZED (
-		SELECT c.*, coalesce(cl.customer_id, (SELECT t.customer_id FROM tasks t WHERE t.task_id = c.task_id)) AS owner,
+		SELECT c.*, coalesce(cl.customer_id, (SELECT k.customer_id FROM task_keys k WHERE k.task_id = c.task_id)) AS owner,
 			cl.task_id IS NOT NULL AS fresh,
 			CASE WHEN c.model IS NULL THEN c.cost_usd ELSE (
 				SELECT round((p.input_per_mtok * c.input_tokens + p.cached_input_per_mtok * c.cached_input_tokens

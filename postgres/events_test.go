@@ -257,19 +257,23 @@ func TestIngestRacingAnotherWriter(t *testing.T) {
 		want  string
 		rows  int // events e9 stored in the end
 	}{
-		{"task created for another customer", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'globex')`,
+		{"task created for another customer", `INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ('t9', 'globex', now());
+			INSERT INTO tasks (task_id, customer_id, opened_at) VALUES ('t9', 'globex', now())`,
 			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
 			"[rejected:conflict:task_id]", 0},
-		{"task created for the same customer", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme')`,
+		{"task created for the same customer", `INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ('t9', 'acme', now());
+			INSERT INTO tasks (task_id, customer_id, opened_at) VALUES ('t9', 'acme', now())`,
 			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
 			"[accepted]", 1},
-		{"event id stored with the same body", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme');
+		{"event id stored with the same body", `INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ('t9', 'acme', now());
+			INSERT INTO tasks (task_id, customer_id, opened_at) VALUES ('t9', 'acme', now());
 			INSERT INTO event_keys (id, fingerprint, occurred_at) VALUES ('e9', $1, now());
 			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
 			VALUES ('e9', $1, 'task.cancelled', 'acme', 't9', now(), now(), '{}')`,
 			map[string]any{"id": "e9", "type": "task.cancelled", "customer_id": "acme", "task_id": "t9"},
 			"[duplicate]", 1},
-		{"event id stored with another body", `INSERT INTO tasks (task_id, customer_id) VALUES ('t9', 'acme');
+		{"event id stored with another body", `INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ('t9', 'acme', now());
+			INSERT INTO tasks (task_id, customer_id, opened_at) VALUES ('t9', 'acme', now());
 			INSERT INTO event_keys (id, fingerprint, occurred_at) VALUES ('e9', '\x00', now());
 			INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
 			VALUES ('e9', '\x00', 'task.cancelled', 'acme', 't9', now(), now(), '{}')`,

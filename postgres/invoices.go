@@ -361,7 +361,8 @@ func upsertDraft(ctx context.Context, tx pgx.Tx, in billing.DraftInput, lines []
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO invoice_tasks (invoice_id, task_id, outcome_type, outcome, urgent)
 			SELECT $1, t.task_id, COALESCE(t.outcome_type, ''), COALESCE(t.outcome, ''), t.priority = 'urgent'
-			FROM tasks t WHERE t.task_id = ANY($2) AND t.customer_id = $3`, id, ids, in.CustomerID)
+			FROM task_keys k JOIN tasks t ON t.task_id = k.task_id AND t.opened_at = k.opened_at
+			WHERE k.task_id = ANY($2) AND k.customer_id = $3`, id, ids, in.CustomerID)
 		if err != nil {
 			return inv, fmt.Errorf("invoice %s: record tasks: %w", id, err)
 		}
@@ -580,7 +581,8 @@ func pendingCredits(ctx context.Context, q interface {
 		SELECT it.invoice_id, i.number, it.task_id, it.outcome_type, it.outcome, it.urgent
 		FROM invoice_tasks it
 		JOIN invoices i ON i.id = it.invoice_id
-		JOIN tasks t ON t.task_id = it.task_id
+		JOIN task_keys k ON k.task_id = it.task_id
+		JOIN tasks t ON t.task_id = k.task_id AND t.opened_at = k.opened_at
 		WHERE i.customer_id = $1 AND i.status = 'finalized' AND t.status = 'not_billable'
 			AND NOT EXISTS (SELECT 1 FROM credit_note_lines c WHERE c.invoice_id = it.invoice_id AND c.task_id = it.task_id)
 		ORDER BY i.number, it.task_id`, customerID)

@@ -58,8 +58,9 @@ func invoiceFixture(t *testing.T) *postgres.DB {
 // invTask writes a task as its workflow would have saved it.
 func invTask(t *testing.T, db *postgres.DB, id, customer, outcome, status string, at time.Time) {
 	t.Helper()
-	_, err := db.Pool.Exec(context.Background(), `INSERT INTO tasks (task_id, customer_id, status, outcome_type, priority, status_at, outcome)
-		VALUES ($1, $2, $3, 'support.ticket_resolved', 'normal', $4, $5)`, id, customer, status, at, outcome)
+	_, err := db.Pool.Exec(context.Background(), `WITH k AS (INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ($1, $2, $4) RETURNING *)
+		INSERT INTO tasks (task_id, customer_id, opened_at, status, outcome_type, priority, status_at, outcome)
+		SELECT task_id, customer_id, opened_at, $3, 'support.ticket_resolved', 'normal', $4, $5 FROM k`, id, customer, status, at, outcome)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,13 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -249,49 +252,352 @@ func TestEventsPartitioningMigrationKeepsRows(t *testing.T) {
 	}
 }
 
-// An event of a month whose partition is being created waits for the maintenance (on tasks,
-// which the maintenance locks first), and is then stored in the new partition, not refused by
-// the default partition's new bounds.
+// An event of a month whose partition of events or of tasks is being created waits for the
+// maintenance (on task_keys, which the maintenance locks first), and is then stored, with its
+// task, in the new partition, not refused by the default partition's new bounds.
 func TestIngestWhileAPartitionIsCreated(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		create string
+		where  func(*testing.T, *postgres.DB) string
+		name   func(time.Time) string
+	}{
+		{"event_partition_create", func(t *testing.T, db *postgres.DB) string { return partitionOf(t, db, "late") }, partitionName},
+		{"task_partition_create", func(t *testing.T, db *postgres.DB) string { return taskPartitionOf(t, db, "t1") }, taskPartitionName},
+	} {
+		t.Run(tc.create, func(t *testing.T) {
+			t.Parallel()
+			db := ingestFixture(t)
+			ctx := context.Background()
+			prev := monthStart(time.Now().UTC().Add(-2*time.Minute), -1)
+			tx, err := db.Pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, `SELECT `+tc.create+`($1)`, prev); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			var rs []billing.IngestResult
+			go func() {
+				var err error
+				rs, err = db.IngestEvents(ctx, []billing.IncomingEvent{usageAt(t, "late", "t1", prev.Add(time.Hour), 1)})
+				done <- err
+			}()
+			for deadline := time.Now().Add(20 * time.Second); ; {
+				if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+					AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the batch never waited for the maintenance")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if s := fmt.Sprint(statuses(rs)); s != "[accepted]" {
+				t.Fatalf("got %s", s)
+			}
+			if got := tc.where(t, db); got != tc.name(prev) {
+				t.Errorf("stored in %s, want %s", got, tc.name(prev))
+			}
+		})
+	}
+}
+
+func taskPartitionName(month time.Time) string {
+	return fmt.Sprintf("tasks_y%04dm%02d", month.Year(), int(month.Month()))
+}
+
+// taskPartitionOf names the partition that holds task id's row.
+func taskPartitionOf(t *testing.T, db *postgres.DB, id string) string {
+	t.Helper()
+	var name string
+	if err := db.Pool.QueryRow(context.Background(), `SELECT tableoid::regclass::text FROM tasks WHERE task_id = $1`, id).Scan(&name); err != nil {
+		t.Fatalf("task %s: %v", id, err)
+	}
+	return name
+}
+
+// Tasks go to the partition of the month they were opened in — the occurred_at of their first
+// event in the batch that created them — or to the default one while that month has none; the
+// maintenance moves them, without marking anything dirty, and a status change leaves a task's
+// row where it is.
+func TestTasksArePartitionedByMonth(t *testing.T) {
 	t.Parallel()
 	db := ingestFixture(t)
 	ctx := context.Background()
+	now := time.Now().UTC().Add(-2 * time.Minute)
+	cur, prev1, prev2 := monthStart(now, 0), monthStart(now, -1), monthStart(now, -2)
+	old := time.Date(2021, 3, 10, 8, 0, 0, 0, time.UTC)
+	rs, err := db.IngestEvents(ctx, []billing.IncomingEvent{
+		usageAt(t, "cur", "t-cur", now, 100),
+		// t-prev1 is opened by its first event in the batch, not by its earliest one.
+		usageAt(t, "prev1", "t-prev1", prev1.Add(5*24*time.Hour), 100),
+		usageAt(t, "prev2", "t-prev1", prev2.Add(36*time.Hour), 100),
+		usageAt(t, "old", "t-old", old, 100),
+	})
+	if err != nil || fmt.Sprint(statuses(rs)) != "[accepted accepted accepted accepted]" {
+		t.Fatalf("ingest: %v %v", statuses(rs), err)
+	}
+	var opened time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT opened_at FROM tasks WHERE task_id = 't-prev1'`).Scan(&opened); err != nil ||
+		!opened.Equal(prev1.Add(5*24*time.Hour)) {
+		t.Errorf("t-prev1 opened at %v (%v), want its first event's %v", opened, err, prev1.Add(5*24*time.Hour))
+	}
+	want := map[string]string{"t-cur": taskPartitionName(cur), "t-prev1": "tasks_default", "t-old": "tasks_default"}
+	for id, p := range want {
+		if got := taskPartitionOf(t, db, id); got != p {
+			t.Errorf("task %s is in %s, want %s", id, got, p)
+		}
+	}
+	dirty := count(t, db, `SELECT count(*) FROM economics_dirty`)
+
+	n, err := db.EnsureTaskPartitions(ctx, postgres.EventPartitionsAhead)
+	if err != nil || n != 2 {
+		t.Fatalf("maintenance created %d task partitions (%v), want 2: last month and 2021-03", n, err)
+	}
+	want = map[string]string{"t-cur": taskPartitionName(cur), "t-prev1": taskPartitionName(prev1), "t-old": taskPartitionName(monthStart(old, 0))}
+	for id, p := range want {
+		if got := taskPartitionOf(t, db, id); got != p {
+			t.Errorf("after maintenance task %s is in %s, want %s", id, got, p)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM tasks_default`); n != 0 {
+		t.Errorf("%d rows left in the default partition of tasks", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM economics_dirty`); n != dirty {
+		t.Errorf("moving tasks between partitions marked %d tasks dirty", n-dirty)
+	}
+	if n, err := db.EnsureTaskPartitions(ctx, postgres.EventPartitionsAhead); err != nil || n != 0 {
+		t.Errorf("a second run created %d partitions (%v), want none", n, err)
+	}
+	// Every task matches its key, and is found by id wherever it went.
+	if n := count(t, db, `SELECT count(*) FROM task_keys k JOIN tasks t USING (task_id, customer_id, opened_at)`); n != 3 {
+		t.Errorf("%d of 3 tasks match their key", n)
+	}
+	if events, _, err := db.LoadTask(ctx, "t-prev1"); err != nil || len(events) != 2 {
+		t.Errorf("LoadTask(t-prev1): %d events, %v", len(events), err)
+	}
+	if v, err := db.TaskView(ctx, "t-old"); err != nil || v.CustomerID != "acme" {
+		t.Errorf("TaskView(t-old): %+v, %v", v, err)
+	}
+	// A new task of a month with a partition goes there at once.
+	if rs, err := db.IngestEvents(ctx, []billing.IncomingEvent{usageAt(t, "prev1-b", "t-prev1-b", prev1.Add(6*24*time.Hour), 5)}); err != nil ||
+		fmt.Sprint(statuses(rs)) != "[accepted]" {
+		t.Fatalf("ingest: %v %v", statuses(rs), err)
+	}
+	if got := taskPartitionOf(t, db, "t-prev1-b"); got != taskPartitionName(prev1) {
+		t.Errorf("a new task of a month with a partition went to %s", got)
+	}
+
+	// The workflow's saves change status and status_at, never opened_at: the row stays put.
+	q := dec("0.9")
+	if err := db.SaveTaskState(ctx, billing.TaskState{TaskID: "t-prev1", CustomerID: "acme", OutcomeType: "support.ticket_resolved",
+		Priority: "normal", Status: billing.TaskBillable, StatusAt: now, Outcome: billing.OutcomeSucceeded, Quality: &q,
+		OutcomeAt: now.Add(-72 * time.Hour), BillableAt: now, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := taskPartitionOf(t, db, "t-prev1"); got != taskPartitionName(prev1) {
+		t.Errorf("a billable t-prev1 moved to %s", got)
+	}
+	if v, err := db.TaskView(ctx, "t-prev1"); err != nil || v.Status != billing.TaskBillable || v.State == nil || v.State.Version != 1 {
+		t.Errorf("TaskView(t-prev1) after the save: %+v, %v", v, err)
+	}
+}
+
+// The worker's maintenance looks after both tables: the rows of months without a partition leave
+// the default partitions of events and of tasks.
+func TestPartitionMaintenanceCoversEventsAndTasks(t *testing.T) {
+	t.Parallel()
+	db := ingestFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	prev := monthStart(time.Now().UTC().Add(-2*time.Minute), -1)
-	tx, err := db.Pool.Begin(ctx)
+	if rs, err := db.IngestEvents(ctx, []billing.IncomingEvent{usageAt(t, "e1", "t1", prev.Add(time.Hour), 1)}); err != nil ||
+		fmt.Sprint(statuses(rs)) != "[accepted]" {
+		t.Fatalf("ingest: %v %v", statuses(rs), err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.RunPartitionMaintenance(ctx, time.Hour, nil) }()
+	for deadline := time.Now().Add(20 * time.Second); count(t, db, `SELECT (SELECT count(*) FROM events_default) + (SELECT count(*) FROM tasks_default)`) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the maintenance never emptied the default partitions")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("maintenance ended with %v, want context.Canceled", err)
+	}
+	if got := partitionOf(t, db, "e1"); got != partitionName(prev) {
+		t.Errorf("event is in %s, want %s", got, partitionName(prev))
+	}
+	if got := taskPartitionOf(t, db, "t1"); got != taskPartitionName(prev) {
+		t.Errorf("task is in %s, want %s", got, taskPartitionName(prev))
+	}
+}
+
+// executedTaskPartitions runs EXPLAIN ANALYZE of query (in tx, so that an update can be rolled
+// back) and returns the partitions of tasks that the plan read, each once, in plan order: pruned
+// ones show as "(never executed)".
+func executedTaskPartitions(t *testing.T, tx pgx.Tx, query string, args ...any) ([]string, string) {
+	t.Helper()
+	rows, err := tx.Query(context.Background(), `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT event_partition_create($1)`, prev); err != nil {
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	var rs []billing.IngestResult
-	go func() {
-		var err error
-		rs, err = db.IngestEvents(ctx, []billing.IncomingEvent{usageAt(t, "late", "t1", prev.Add(time.Hour), 1)})
-		done <- err
-	}()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
-			break
+	scan := regexp.MustCompile(`\bon (tasks_(?:y\d{4}m\d{2}|default)) \w+ \(actual`)
+	var read []string
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if m := scan.FindStringSubmatch(l); m != nil && !seen[m[1]] {
+			seen[m[1]] = true
+			read = append(read, m[1])
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the batch never waited for the maintenance")
+	}
+	return read, strings.Join(lines, "\n")
+}
+
+// The statements by task_id reach one partition of tasks, through the opened_at of the task's
+// key: LoadTask's and TaskView's reads, SaveTaskState's update, and economics_task_rows (the
+// economics folder, the margin reads, simulations) for each task it is given.
+func TestTaskReadsProbeOnePartition(t *testing.T) {
+	t.Parallel()
+	db := ingestFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Add(-2 * time.Minute)
+	var batch []billing.IncomingEvent
+	for m := 0; m < 4; m++ {
+		batch = append(batch, usageAt(t, fmt.Sprintf("e%d", m), fmt.Sprintf("t%d", m), monthStart(now, -m).Add(time.Hour), 10))
+	}
+	if rs, err := db.IngestEvents(ctx, batch); err != nil || fmt.Sprint(statuses(rs)) != "[accepted accepted accepted accepted]" {
+		t.Fatalf("ingest: %v %v", statuses(rs), err)
+	}
+	if _, err := db.EnsureTaskPartitions(ctx, postgres.EventPartitionsAhead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE tasks; ANALYZE task_keys`); err != nil {
+		t.Fatal(err)
+	}
+	two := taskPartitionName(monthStart(now, -2))
+	for _, tc := range []struct {
+		name  string
+		query string
+		args  []any
+		want  []string
+	}{
+		{"LoadTask", postgres.TaskStateSQL, []any{"t2"}, []string{two}},
+		{"TaskView", postgres.TaskViewSQL, []any{"t2"}, []string{two}},
+		{"SaveTaskState", postgres.SaveTaskStateSQL, []any{"t2", "support.ticket_resolved", "normal", "verifying", now, "succeeded",
+			nil, now, now.Add(72 * time.Hour), `{}`, int64(1), now}, []string{two}},
+		{"economics_task_rows", `SELECT * FROM economics_task_rows($1)`, []any{[]string{"t2", "t0"}},
+			[]string{taskPartitionName(monthStart(now, 0)), two}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := db.Pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			read, plan := executedTaskPartitions(t, tx, tc.query, tc.args...)
+			sort.Strings(read)
+			want := append([]string(nil), tc.want...)
+			sort.Strings(want)
+			if fmt.Sprint(read) != fmt.Sprint(want) {
+				t.Errorf("reads %v, want %v:\n%s", read, want, plan)
+			}
+		})
+	}
+}
+
+// Migration 00014 converts a populated tasks table: every task lands in the month of its earliest
+// event (or of its creation, without events), keeps its columns, gets its key, and events
+// reference the keys.
+func TestTasksPartitioningMigrationKeepsRows(t *testing.T) {
+	t.Parallel()
+	db, _ := pgtest.NewEmptyDBURL(t)
+	ctx := context.Background()
+	sqldb := stdlib.OpenDBFromPool(db.Pool)
+	defer sqldb.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqldb, migrations.FS, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(ctx, 13); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		INSERT INTO customers (id, name, currency, timezone, billing_anchor_day)
+		VALUES ('acme', 'Acme', 'USD', 'UTC', 1), ('beta', 'Beta', 'USD', 'UTC', 1);
+		INSERT INTO tasks (task_id, customer_id, created_at, updated_at, status, outcome_type, priority, status_at, outcome,
+			quality, outcome_at, billable_at, state, version, credit_note_pending)
+		VALUES ('t1', 'acme', '2025-08-01 00:00:00+00', '2025-08-05 00:00:00+00', 'billable', 'x', 'urgent',
+				'2025-08-04 00:00:00+00', 'succeeded', 0.9, '2025-08-01 00:00:00+00', '2025-08-04 00:00:00+00', '{"a": 1}', 3, true),
+			('t2', 'beta', '2023-05-05 10:00:00+00', '2023-05-05 10:00:00+00', 'open', NULL, 'normal', NULL, NULL, NULL, NULL,
+				NULL, NULL, 0, false);
+		INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
+		VALUES ('e1', '\x01', 'task.started', 'acme', 't1', '2025-07-31 23:00:00+00', now(), '{}'),
+			('e2', '\x02', 'task.cancelled', 'acme', 't1', '2024-01-15 00:00:00+00', now(), '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, p := range map[string]string{"t1": "tasks_y2024m01", "t2": "tasks_y2023m05"} {
+		if got := taskPartitionOf(t, db, id); got != p {
+			t.Errorf("task %s is in %s, want %s", id, got, p)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
+	if n := count(t, db, `SELECT count(*) FROM tasks WHERE task_id = 't1' AND customer_id = 'acme' AND status = 'billable'
+		AND outcome_type = 'x' AND priority = 'urgent' AND status_at = '2025-08-04 00:00:00+00' AND outcome = 'succeeded'
+		AND quality = 0.9 AND outcome_at = '2025-08-01 00:00:00+00' AND billable_at = '2025-08-04 00:00:00+00'
+		AND state = '{"a": 1}' AND version = 3 AND credit_note_pending AND created_at = '2025-08-01 00:00:00+00'
+		AND updated_at = '2025-08-05 00:00:00+00' AND opened_at = '2024-01-15 00:00:00+00'`); n != 1 {
+		t.Error("t1 did not keep its columns")
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if n := count(t, db, `SELECT count(*) FROM task_keys k JOIN tasks t USING (task_id, customer_id, opened_at)
+		WHERE (k.task_id, k.opened_at) IN (('t1', '2024-01-15 00:00:00+00'::timestamptz), ('t2', '2023-05-05 10:00:00+00'))`); n != 2 {
+		t.Errorf("%d of 2 tasks have their key", n)
 	}
-	if s := fmt.Sprint(statuses(rs)); s != "[accepted]" {
-		t.Fatalf("got %s", s)
+	// Partitions of this month and the next two, the parent's indexes on each partition, the
+	// economics triggers on the parent, and events referencing the keys.
+	now := time.Now().UTC()
+	for m := 0; m <= 2; m++ {
+		if n := count(t, db, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'tasks'::regclass AND inhrelid = to_regclass($1)`,
+			taskPartitionName(monthStart(now, m))); n != 1 {
+			t.Errorf("no partition %s", taskPartitionName(monthStart(now, m)))
+		}
 	}
-	if got := partitionOf(t, db, "late"); got != partitionName(prev) {
-		t.Errorf("event is in %s, want %s", got, partitionName(prev))
+	if n := count(t, db, `SELECT count(*) FROM pg_indexes WHERE tablename = 'tasks_y2024m01'`); n != 3 {
+		t.Errorf("partition tasks_y2024m01 has %d indexes, want 3", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND tgname LIKE 'economics_tasks_%'`); n != 3 {
+		t.Errorf("%d economics triggers on tasks, want 3", n)
+	}
+	var target string
+	if err := db.Pool.QueryRow(ctx, `SELECT confrelid::regclass::text FROM pg_constraint
+		WHERE conrelid = 'events'::regclass AND conname = 'events_task_customer_fkey'`).Scan(&target); err != nil || target != "task_keys" {
+		t.Errorf("events reference %q (%v), want task_keys", target, err)
+	}
+	for _, bad := range []string{
+		`INSERT INTO tasks (task_id, customer_id, opened_at) VALUES ('t3', 'acme', now())`,
+		`INSERT INTO tasks (task_id, customer_id, opened_at) VALUES ('t1', 'acme', '2025-07-31 23:00:00+00')`,
+		`INSERT INTO events (id, fingerprint, type, customer_id, task_id, occurred_at, received_at, body)
+			VALUES ('e3', '\x03', 'task.cancelled', 'beta', 't1', now(), now(), '{}')`,
+	} {
+		if _, err := db.Pool.Exec(ctx, bad); err == nil {
+			t.Errorf("stored without a matching key: %s", bad)
+		}
 	}
 }

@@ -17,8 +17,9 @@ import (
 // seedTask writes a task in the state its workflow would have saved.
 func seedTask(t *testing.T, db *postgres.DB, id, customer, outcomeType, outcome, priority, status string, at time.Time) {
 	t.Helper()
-	_, err := db.Pool.Exec(context.Background(), `INSERT INTO tasks (task_id, customer_id, status, outcome_type, priority, status_at, outcome)
-		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''))`, id, customer, status, outcomeType, priority, at, outcome)
+	_, err := db.Pool.Exec(context.Background(), `WITH k AS (INSERT INTO task_keys (task_id, customer_id, opened_at) VALUES ($1, $2, $6) RETURNING *)
+		INSERT INTO tasks (task_id, customer_id, opened_at, status, outcome_type, priority, status_at, outcome)
+		SELECT task_id, customer_id, opened_at, $3, $4, $5, $6, NULLIF($7, '') FROM k`, id, customer, status, outcomeType, priority, at, outcome)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func (db *DB) LoadTask(ctx context.Context, taskID string) ([]billing.TaskEvent,
 		return nil, nil, fmt.Errorf("task %s events: %w", taskID, err)
 	}
 	var raw []byte
-	err = db.Pool.QueryRow(ctx, `SELECT state FROM tasks WHERE task_id = $1`, taskID).Scan(&raw)
+	err = db.Pool.QueryRow(ctx, taskStateSQL, taskID).Scan(&raw)
 	if err == pgx.ErrNoRows || (err == nil && raw == nil) {
 		return events, nil, nil
 	}
@@ -37,6 +37,24 @@ func (db *DB) LoadTask(ctx context.Context, taskID string) ([]billing.TaskEvent,
 	}
 	return events, &st, nil
 }
+
+// taskOpenedAt is where task $1's row is: tasks is partitioned by opened_at (migration 00014),
+// and a look-up by task_id alone would probe every month's partition. With opened_at from the
+// task's key, run-time pruning leaves one partition to probe (TestTaskReadsProbeOnePartition).
+const taskOpenedAt = `(SELECT k.opened_at FROM task_keys k WHERE k.task_id = $1)`
+
+// The statements by task_id ($1) on tasks.
+const (
+	taskStateSQL = `SELECT state FROM tasks WHERE task_id = $1 AND opened_at = ` + taskOpenedAt
+	taskViewSQL  = `SELECT customer_id, status, state FROM tasks WHERE task_id = $1 AND opened_at = ` + taskOpenedAt
+	// saveTaskStateSQL returns the status it replaced.
+	saveTaskStateSQL = `
+	UPDATE tasks t SET outcome_type = NULLIF($2, ''), priority = $3, status = $4, status_at = $5, outcome = NULLIF($6, ''),
+		quality = $7, outcome_at = $8, billable_at = $9, state = $10, version = $11, updated_at = $12
+	FROM (SELECT task_id, opened_at, status FROM tasks WHERE task_id = $1 AND opened_at = ` + taskOpenedAt + ` FOR UPDATE) old
+	WHERE t.task_id = $1 AND t.opened_at = ` + taskOpenedAt + ` AND t.opened_at = old.opened_at AND t.version < $11
+	RETURNING old.status`
+)
 
 // taskEventColumns reads from events e what the fold needs; the event-type specific fields come
 // out of the stored body, where the decoder validated them on the way in.
@@ -87,12 +105,7 @@ func (db *DB) SaveTaskState(ctx context.Context, s billing.TaskState) error {
 	now := db.Now()
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		var prev string
-		err := tx.QueryRow(ctx, `
-			UPDATE tasks t SET outcome_type = NULLIF($2, ''), priority = $3, status = $4, status_at = $5, outcome = NULLIF($6, ''),
-				quality = $7, outcome_at = $8, billable_at = $9, state = $10, version = $11, updated_at = $12
-			FROM (SELECT task_id, status FROM tasks WHERE task_id = $1 FOR UPDATE) old
-			WHERE t.task_id = old.task_id AND t.version < $11
-			RETURNING old.status`,
+		err := tx.QueryRow(ctx, saveTaskStateSQL,
 			s.TaskID, s.OutcomeType, s.Priority, string(s.Status), nullTime(s.StatusAt), string(s.Outcome),
 			nullableDecimal(s.Quality), nullTime(s.OutcomeAt), nullTime(s.BillableAt), raw, s.Version, now).Scan(&prev)
 		if err == pgx.ErrNoRows {
@@ -117,7 +130,7 @@ func (db *DB) TaskView(ctx context.Context, taskID string) (billing.TaskView, er
 	v := billing.TaskView{TaskID: taskID}
 	var raw []byte
 	var status string
-	err := db.Pool.QueryRow(ctx, `SELECT customer_id, status, state FROM tasks WHERE task_id = $1`, taskID).Scan(&v.CustomerID, &status, &raw)
+	err := db.Pool.QueryRow(ctx, taskViewSQL, taskID).Scan(&v.CustomerID, &status, &raw)
 	if err != nil {
 		return v, interpretError(err, "task", taskID)
 	}
