@@ -308,16 +308,7 @@ func TestIngestRacingAnotherWriter(t *testing.T) {
 				done <- result{rs, err}
 			}()
 			// The batch waits on the other writer's uncommitted row before that one commits.
-			for deadline := time.Now().Add(20 * time.Second); ; {
-				if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-					AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the batch never waited for the other writer")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitForBlockedIngest(t, db, "the other writer")
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -428,5 +419,21 @@ func TestIngestSmallBatchesFromManyClients(t *testing.T) {
 		if accepted[id] != 1 {
 			t.Errorf("%s accepted %d times, want once", id, accepted[id])
 		}
+	}
+}
+
+// waitForBlockedIngest returns once an ingest statement of db waits for a lock, which holder (a
+// description) holds; it fails the test if none does within 20 seconds.
+func waitForBlockedIngest(t *testing.T, db *postgres.DB, holder string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the batch never waited for %s", holder)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -24,16 +24,30 @@ func monthStart(t time.Time, months int) time.Time {
 	return time.Date(t.Year(), t.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
 }
 
-func partitionName(month time.Time) string {
-	return fmt.Sprintf("events_y%04dm%02d", month.Year(), int(month.Month()))
+func partitionName(month time.Time) string     { return monthPartition("events", month) }
+func taskPartitionName(month time.Time) string { return monthPartition("tasks", month) }
+
+// monthPartition is the name of table's partition of month.
+func monthPartition(table string, month time.Time) string {
+	return fmt.Sprintf("%s_y%04dm%02d", table, month.Year(), int(month.Month()))
 }
 
 // partitionOf names the partition that holds event id.
 func partitionOf(t *testing.T, db *postgres.DB, id string) string {
+	return partitionHolding(t, db, "events", "id", id)
+}
+
+// taskPartitionOf names the partition that holds task id's row.
+func taskPartitionOf(t *testing.T, db *postgres.DB, id string) string {
+	return partitionHolding(t, db, "tasks", "task_id", id)
+}
+
+func partitionHolding(t *testing.T, db *postgres.DB, table, key, id string) string {
 	t.Helper()
 	var name string
-	if err := db.Pool.QueryRow(context.Background(), `SELECT tableoid::regclass::text FROM events WHERE id = $1`, id).Scan(&name); err != nil {
-		t.Fatalf("event %s: %v", id, err)
+	q := fmt.Sprintf(`SELECT tableoid::regclass::text FROM %s WHERE %s = $1`, table, key)
+	if err := db.Pool.QueryRow(context.Background(), q, id).Scan(&name); err != nil {
+		t.Fatalf("%s %s: %v", table, id, err)
 	}
 	return name
 }
@@ -197,21 +211,28 @@ func TestUsageOfAPeriodReadsItsPartitionOnly(t *testing.T) {
 	}
 }
 
-// Migration 00013 converts a populated events table: every row lands in its month, keeps its
-// columns, gets its key, and the outbox rows their occurred_at.
-func TestEventsPartitioningMigrationKeepsRows(t *testing.T) {
-	t.Parallel()
+// migratedUpTo is a new database migrated up to version, and the provider to migrate it further.
+func migratedUpTo(t *testing.T, version int64) (*postgres.DB, *goose.Provider) {
+	t.Helper()
 	db, _ := pgtest.NewEmptyDBURL(t)
-	ctx := context.Background()
 	sqldb := stdlib.OpenDBFromPool(db.Pool)
-	defer sqldb.Close()
+	t.Cleanup(func() { _ = sqldb.Close() })
 	provider, err := goose.NewProvider(goose.DialectPostgres, sqldb, migrations.FS, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, 12); err != nil {
+	if _, err := provider.UpTo(context.Background(), version); err != nil {
 		t.Fatal(err)
 	}
+	return db, provider
+}
+
+// Migration 00013 converts a populated events table: every row lands in its month, keeps its
+// columns, gets its key, and the outbox rows their occurred_at.
+func TestEventsPartitioningMigrationKeepsRows(t *testing.T) {
+	t.Parallel()
+	db, provider := migratedUpTo(t, 12)
+	ctx := context.Background()
 	if _, err := db.Pool.Exec(ctx, `
 		INSERT INTO customers (id, name, currency, timezone, billing_anchor_day) VALUES ('acme', 'Acme', 'USD', 'UTC', 1);
 		INSERT INTO tasks (task_id, customer_id) VALUES ('t1', 'acme');
@@ -285,16 +306,7 @@ func TestIngestWhileAPartitionIsCreated(t *testing.T) {
 				rs, err = db.IngestEvents(ctx, []billing.IncomingEvent{usageAt(t, "late", "t1", prev.Add(time.Hour), 1)})
 				done <- err
 			}()
-			for deadline := time.Now().Add(20 * time.Second); ; {
-				if count(t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-					AND wait_event_type = 'Lock' AND query LIKE '%WITH incoming AS%'`) > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the batch never waited for the maintenance")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitForBlockedIngest(t, db, "the maintenance")
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -309,20 +321,6 @@ func TestIngestWhileAPartitionIsCreated(t *testing.T) {
 			}
 		})
 	}
-}
-
-func taskPartitionName(month time.Time) string {
-	return fmt.Sprintf("tasks_y%04dm%02d", month.Year(), int(month.Month()))
-}
-
-// taskPartitionOf names the partition that holds task id's row.
-func taskPartitionOf(t *testing.T, db *postgres.DB, id string) string {
-	t.Helper()
-	var name string
-	if err := db.Pool.QueryRow(context.Background(), `SELECT tableoid::regclass::text FROM tasks WHERE task_id = $1`, id).Scan(&name); err != nil {
-		t.Fatalf("task %s: %v", id, err)
-	}
-	return name
 }
 
 // Tasks go to the partition of the month they were opened in — the occurred_at of their first
@@ -526,17 +524,8 @@ func TestTaskReadsProbeOnePartition(t *testing.T) {
 // reference the keys.
 func TestTasksPartitioningMigrationKeepsRows(t *testing.T) {
 	t.Parallel()
-	db, _ := pgtest.NewEmptyDBURL(t)
+	db, provider := migratedUpTo(t, 13)
 	ctx := context.Background()
-	sqldb := stdlib.OpenDBFromPool(db.Pool)
-	defer sqldb.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, sqldb, migrations.FS, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := provider.UpTo(ctx, 13); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.Pool.Exec(ctx, `
 		INSERT INTO customers (id, name, currency, timezone, billing_anchor_day)
 		VALUES ('acme', 'Acme', 'USD', 'UTC', 1), ('beta', 'Beta', 'USD', 'UTC', 1);
