@@ -9,11 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// EventPartitionsAhead is how far past now the monthly partitions of events and tasks are made
+// PartitionsAhead is how far past now the monthly partitions of events and tasks are made
 // ahead of time. An event may be at most billing.MaxClockSkew in the future, so a month ahead would
 // do; two leave a month's worth of failed maintenance runs before events and tasks of a new month
 // go to the default partitions (where they are still stored, only moved later).
-const EventPartitionsAhead = 62 * 24 * time.Hour
+const PartitionsAhead = 62 * 24 * time.Hour
 
 // EnsureEventPartitions creates the monthly partitions of events up to now + ahead, and those of
 // months that have events in the default partition, moving them there (ensure_event_partitions,
@@ -61,7 +61,7 @@ func (db *DB) RunPartitionMaintenance(ctx context.Context, every time.Duration, 
 			what   string
 			ensure func(context.Context, time.Duration) (int, error)
 		}{{"event", db.EnsureEventPartitions}, {"task", db.EnsureTaskPartitions}} {
-			n, err := run.ensure(ctx, EventPartitionsAhead)
+			n, err := run.ensure(ctx, PartitionsAhead)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

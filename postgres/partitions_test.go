@@ -99,7 +99,7 @@ func TestEventsArePartitionedByMonth(t *testing.T) {
 		t.Errorf("resends before maintenance: %s", s)
 	}
 
-	n, err := db.EnsureEventPartitions(ctx, postgres.EventPartitionsAhead)
+	n, err := db.EnsureEventPartitions(ctx, postgres.PartitionsAhead)
 	if err != nil || n != 3 {
 		t.Fatalf("maintenance created %d partitions (%v), want 3: two past months and 2021-03", n, err)
 	}
@@ -113,7 +113,7 @@ func TestEventsArePartitionedByMonth(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM events_default`); n != 0 {
 		t.Errorf("%d rows left in the default partition", n)
 	}
-	if n, err := db.EnsureEventPartitions(ctx, postgres.EventPartitionsAhead); err != nil || n != 0 {
+	if n, err := db.EnsureEventPartitions(ctx, postgres.PartitionsAhead); err != nil || n != 0 {
 		t.Errorf("a second run created %d partitions (%v), want none", n, err)
 	}
 
@@ -168,7 +168,7 @@ func TestUsageOfAPeriodReadsItsPartitionOnly(t *testing.T) {
 	if err != nil || fmt.Sprint(statuses(rs)) != "[accepted accepted accepted]" {
 		t.Fatalf("ingest: %v %v", statuses(rs), err)
 	}
-	if _, err := db.EnsureEventPartitions(ctx, postgres.EventPartitionsAhead); err != nil {
+	if _, err := db.EnsureEventPartitions(ctx, postgres.PartitionsAhead); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -357,7 +357,7 @@ func TestTasksArePartitionedByMonth(t *testing.T) {
 	}
 	dirty := count(t, db, `SELECT count(*) FROM economics_dirty`)
 
-	n, err := db.EnsureTaskPartitions(ctx, postgres.EventPartitionsAhead)
+	n, err := db.EnsureTaskPartitions(ctx, postgres.PartitionsAhead)
 	if err != nil || n != 2 {
 		t.Fatalf("maintenance created %d task partitions (%v), want 2: last month and 2021-03", n, err)
 	}
@@ -373,7 +373,7 @@ func TestTasksArePartitionedByMonth(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM economics_dirty`); n != dirty {
 		t.Errorf("moving tasks between partitions marked %d tasks dirty", n-dirty)
 	}
-	if n, err := db.EnsureTaskPartitions(ctx, postgres.EventPartitionsAhead); err != nil || n != 0 {
+	if n, err := db.EnsureTaskPartitions(ctx, postgres.PartitionsAhead); err != nil || n != 0 {
 		t.Errorf("a second run created %d partitions (%v), want none", n, err)
 	}
 	// Every task matches its key, and is found by id wherever it went.
@@ -482,7 +482,7 @@ func TestTaskReadsProbeOnePartition(t *testing.T) {
 	if rs, err := db.IngestEvents(ctx, batch); err != nil || fmt.Sprint(statuses(rs)) != "[accepted accepted accepted accepted]" {
 		t.Fatalf("ingest: %v %v", statuses(rs), err)
 	}
-	if _, err := db.EnsureTaskPartitions(ctx, postgres.EventPartitionsAhead); err != nil {
+	if _, err := db.EnsureTaskPartitions(ctx, postgres.PartitionsAhead); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Pool.Exec(ctx, `ANALYZE tasks; ANALYZE task_keys`); err != nil {
