@@ -113,7 +113,7 @@ the ingest scope); with --database-url it is imported straight into the database
 	f.StringVar(&key, "key", os.Getenv("OUTCOMEBILL_API_KEY"), "API key with the ingest scope (env OUTCOMEBILL_API_KEY)")
 	f.StringVar(&cfg.databaseURL, "database-url", "", "import straight into this PostgreSQL instead of through the API")
 	f.BoolVar(&allOrNothing, "all-or-nothing", false, "store nothing if any line is rejected")
-	f.IntVar(&chunk, "chunk", billing.DefaultImportChunk, "lines per transaction (with --database-url)")
+	f.IntVar(&chunk, "chunk", billing.DefaultImportChunk, "lines read at once, split by task among the connections that store them, one transaction each (with --database-url)")
 	return cmd
 }
 
