@@ -53,6 +53,10 @@ func (db *DB) ingestBatch(ctx context.Context, batch []billing.IncomingEvent) ([
 	}
 }
 
+// ingestPlanSQL sets, for the rest of the transaction, how the ingest statement is planned, by
+// IngestEvents and imports alike (runIngest says why).
+const ingestPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
+
 // runIngest runs the ingest statement in a transaction of its own, sent as one pipeline: one
 // round trip. The statement is planned once per connection (plan_cache_mode): left to itself,
 // PostgreSQL keeps planning it anew for small batches, because a plan made for the actual array
@@ -65,7 +69,7 @@ func (db *DB) ingestBatch(ctx context.Context, batch []billing.IncomingEvent) ([
 func (db *DB) runIngest(ctx context.Context, args []any, read func(pgx.Rows) error) (err error) {
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`)
+	b.Queue(ingestPlanSQL)
 	b.Queue(ingestArraysSQL, args...).Query(read)
 	b.Queue(`COMMIT`)
 	return db.Pool.SendBatch(ctx, b).Close()

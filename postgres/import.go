@@ -284,7 +284,7 @@ func (db *DB) importChunkTx(ctx context.Context, conn *pgxpool.Conn, batch []bil
 // avoid that too, but were a quarter slower than this one. Sorts of a chunk fit in 64 MB instead
 // of spilling to disk, and JIT compiling a statement this simple costs more than it saves.
 func (db *DB) importChunk(ctx context.Context, tx pgx.Tx, batch []billing.IncomingEvent) ([]billing.IngestResult, error) {
-	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
+	if _, err := tx.Exec(ctx, ingestPlanSQL+`; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
 		return nil, err
 	}
 	results, candidates := newResults(batch)
