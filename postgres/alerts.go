@@ -429,29 +429,10 @@ func (w *AlertWatcher) Pass(ctx context.Context) (int, error) {
 // backing off up to a minute while passes fail (the database is down).
 func (w *AlertWatcher) Run(ctx context.Context) error {
 	w.defaults()
-	failures := 0
-	for {
+	return runPasses(ctx, w.Interval, 6, func(ctx context.Context) (bool, error) {
 		n, err := w.Pass(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		wait := w.Interval
-		switch {
-		case err != nil:
-			failures++
-			wait = min(w.Interval<<min(failures, 6), time.Minute)
-			w.Logger.Warn("alerts: pass failed", "error", err, "retry_in", wait)
-		case n >= AlertCheckBatch:
-			failures, wait = 0, 0
-		default:
-			failures = 0
-		}
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-	}
+		return n >= AlertCheckBatch, err
+	}, func(err error, wait time.Duration) {
+		w.Logger.Warn("alerts: pass failed", "error", err, "retry_in", wait)
+	})
 }

@@ -35,33 +35,14 @@ func (db *DB) FoldEconomics(ctx context.Context, limit int) (folded int, err err
 // batches, after idle when it found less, and backing off up to a minute while it fails (the
 // database is down). The worker runs it next to the outbox relay.
 func (db *DB) RunEconomicsFolder(ctx context.Context, idle time.Duration, log *slog.Logger) error {
-	failures := 0
-	for {
+	return runPasses(ctx, idle, 10, func(ctx context.Context) (bool, error) {
 		n, err := db.FoldEconomics(ctx, EconomicsFoldBatch)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		return n >= EconomicsFoldBatch, err
+	}, func(err error, wait time.Duration) {
+		if log != nil {
+			log.Warn("economics folder: fold failed", "err", err, "retry_in", wait)
 		}
-		wait := idle
-		switch {
-		case err != nil:
-			failures++
-			wait = min(idle<<min(failures, 10), time.Minute)
-			if log != nil {
-				log.Warn("economics folder: fold failed", "err", err, "retry_in", wait)
-			}
-		case n >= EconomicsFoldBatch:
-			failures, wait = 0, 0
-		default:
-			failures = 0
-		}
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-	}
+	})
 }
 
 // EconomicsBacklog counts the economics changes not folded yet (rows of economics_dirty), up to
